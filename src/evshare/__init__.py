@@ -1,0 +1,3 @@
+"""evshare: serve, load and consume the EnergSync API."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,117 @@
+"""The storage port: what the API, the CLI and the importers need from a database.
+
+Each backend (store/sqlite, store/postgres, ...) is an adapter that implements `Store`; one
+contract test suite (tests/store/test_contract.py) runs against every adapter to prove them equal.
+
+The three read queries of the API return the contract's JSON already rendered by the database
+(`json_object`/`json_build_object`): on the hot path that saves building a Python object per row
+and is most of the difference between a fast endpoint and a slow one. The rendering rules are the
+contract's: camelCase names, optional fields left out rather than null, RFC 3339 UTC timestamps
+with a Z suffix and whole seconds, chargers in byte order of id, sessions by startTime then id,
+sessions without an endTime never served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from evshare.model import ApiKey, Charger, Credential, Session
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which chargers a caller may see: all of them, or those granted to its key."""
+
+    key_name: str
+    all_chargers: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertCounts) -> UpsertCounts:
+        return UpsertCounts(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+        )
+
+
+class ReadStore(Protocol):
+    """The API's read path. Every query is confined to `scope`."""
+
+    async def find_credential(self, lookup_id: str) -> Credential | None:
+        """The secret hash and key state for a public lookup id, or None."""
+        ...
+
+    async def chargers_json(
+        self, scope: Scope, ids: Sequence[str] | None, offset: int, limit: int | None
+    ) -> tuple[bytes, int]:
+        """A JSON array of the visible chargers (restricted to `ids` when given), in byte order
+        of id, `offset`/`limit` applied; and how many match in all (ignoring offset/limit)."""
+        ...
+
+    async def charger_json(self, scope: Scope, charger_id: str) -> bytes | None:
+        """One visible charger as a JSON object, or None if it is absent or hidden."""
+        ...
+
+    async def sessions_json(
+        self, scope: Scope, charger_id: str, start: int | None, end: int | None
+    ) -> bytes | None:
+        """A JSON array of the charger's completed sessions with `start <= startTime < end`
+        (epoch seconds; None means unbounded); None if the charger is absent or hidden."""
+        ...
+
+
+class KeyStore(Protocol):
+    """API keys: metadata, secret hashes and scopes."""
+
+    async def create_key(
+        self,
+        key: ApiKey,
+        lookup_id: str,
+        secret_hash: bytes,
+    ) -> None:
+        """Store a new key with its first secret. KeyManagementError if the name exists."""
+        ...
+
+    async def list_keys(self) -> list[ApiKey]: ...
+
+    async def get_key(self, name: str) -> ApiKey | None: ...
+
+    async def revoke_key(self, name: str, at: datetime) -> None:
+        """KeyManagementError if there is no such key."""
+        ...
+
+    async def add_secret(
+        self, name: str, lookup_id: str, secret_hash: bytes, retire_others_at: datetime
+    ) -> None:
+        """Add a secret to a key; every older secret stops working at `retire_others_at`
+        (or earlier, if it was already due to). KeyManagementError if there is no such key."""
+        ...
+
+
+class WriteStore(Protocol):
+    """Loading data. Each call is one transaction: all rows land, or none."""
+
+    async def upsert_chargers(self, chargers: Sequence[Charger]) -> UpsertCounts: ...
+
+    async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts: ...
+
+    async def count_chargers(self) -> int: ...
+
+
+class Store(ReadStore, KeyStore, WriteStore, Protocol):
+    """Everything evshare keeps. Adapters are created by `store.open_store(settings)`."""
+
+    async def ping(self) -> None:
+        """Raise Unavailable if the database cannot answer."""
+        ...
+
+    async def close(self) -> None: ...
