@@ -1,0 +1,35 @@
+"""The `evshare` command. Each verb group lives in its own module; this one assembles them and
+turns evshare errors into a one-line message and exit status 1 — never a traceback for a user
+error."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from evshare.cli import db, keys
+from evshare.cli.common import err_console
+from evshare.cli.demo import demo
+from evshare.cli.serve import serve
+from evshare.errors import EvshareError
+
+app = typer.Typer(
+    name="evshare",
+    help="Serve, load and consume the EnergSync API (EV chargers and charging sessions).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("serve")(serve)
+app.command("demo")(demo)
+app.add_typer(keys.app, name="keys")
+app.add_typer(db.app, name="db")
+
+
+def main() -> None:
+    try:
+        app()
+    except EvshareError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)

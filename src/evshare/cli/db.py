@@ -1,0 +1,33 @@
+"""`evshare db`: schema migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from evshare.cli.common import DatabaseUrl, console, settings_from
+from evshare.store import schema
+
+app = typer.Typer(help="Create and migrate the database schema.", no_args_is_help=True)
+
+
+@app.command()
+def upgrade(database_url: DatabaseUrl = None) -> None:
+    """Bring the database schema to the version this evshare needs (safe to repeat)."""
+    settings = settings_from(database_url=database_url)
+    before = schema.state(settings.database_url).current
+    after = schema.upgrade(settings.database_url)
+    if before == after.current:
+        console.print(f"schema already at {after.current}")
+    else:
+        console.print(f"schema upgraded from {before or 'empty'} to {after.current}")
+
+
+@app.command()
+def current(database_url: DatabaseUrl = None) -> None:
+    """Show the schema version of the database and whether it is up to date."""
+    settings = settings_from(database_url=database_url)
+    found = schema.state(settings.database_url)
+    status = "up to date" if found.up_to_date else "out of date: run `evshare db upgrade`"
+    console.print(f"schema {found.current or 'empty'} (this evshare needs {found.head}): {status}")
+    if not found.up_to_date:
+        raise typer.Exit(1)

@@ -1,0 +1,143 @@
+"""`evshare keys`: create, list, revoke and rotate API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+import typer
+from rich.table import Table
+
+from evshare import keys as key_lifecycle
+from evshare.cli.common import (
+    DatabaseUrl,
+    console,
+    err_console,
+    now,
+    parse_duration,
+    parse_moment,
+    settings_from,
+    with_store,
+)
+from evshare.model import ApiKey
+
+app = typer.Typer(help="Manage API keys (stored only as hashes).", no_args_is_help=True)
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Option("--name", help="A unique name for the key's holder.")],
+    chargers: Annotated[
+        str | None, typer.Option("--chargers", help="Comma-separated charger ids it may see.")
+    ] = None,
+    all_chargers: Annotated[bool, typer.Option("--all", help="It may see every charger.")] = False,
+    expires: Annotated[
+        str | None,
+        typer.Option("--expires", help="YYYY-MM-DD (00:00 UTC that day) or an RFC 3339 time."),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a key and print it once, alone on standard output. It cannot be shown again."""
+    settings = settings_from(database_url=database_url)
+    expires_at = None if expires is None else parse_moment(expires, "--expires")
+    ids = None if chargers is None else chargers.split(",")
+    token = with_store(
+        settings,
+        lambda store: key_lifecycle.create(
+            store,
+            name,
+            now=now(),
+            charger_ids=ids,
+            all_chargers=all_chargers,
+            expires_at=expires_at,
+        ),
+    )
+    err_console.print(f"created key [bold]{name}[/]; store it now, it is not shown again:")
+    print(token)
+
+
+def _status(key: ApiKey) -> str:
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= now():
+        return "expired"
+    return "active"
+
+
+def _scope(key: ApiKey) -> str:
+    if key.all_chargers:
+        return "all chargers"
+    ids = sorted(key.charger_ids)
+    shown = ", ".join(ids[:3]) + (f" (+{len(ids) - 3} more)" if len(ids) > 3 else "")
+    return f"{len(ids)}: {shown}"
+
+
+@app.command("list")
+def list_keys(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List keys with their scope and status. Secrets are never shown."""
+    settings = settings_from(database_url=database_url)
+    found = with_store(settings, lambda store: store.list_keys())
+    if as_json:
+        for key in found:
+            print(
+                orjson.dumps(
+                    {
+                        "name": key.name,
+                        "status": _status(key),
+                        "allChargers": key.all_chargers,
+                        "chargerIds": sorted(key.charger_ids),
+                        "createdAt": key.created_at.isoformat(),
+                        "expiresAt": key.expires_at and key.expires_at.isoformat(),
+                        "revokedAt": key.revoked_at and key.revoked_at.isoformat(),
+                        "plan": key.plan,
+                    }
+                ).decode()
+            )
+        return
+    table = Table("name", "status", "scope", "created", "expires", "plan")
+    for key in found:
+        table.add_row(
+            key.name,
+            _status(key),
+            _scope(key),
+            key.created_at.strftime("%Y-%m-%d %H:%M"),
+            key.expires_at.strftime("%Y-%m-%d %H:%M") if key.expires_at else "never",
+            key.plan or "(default)",
+        )
+    console.print(table)
+
+
+@app.command()
+def revoke(
+    name: Annotated[str, typer.Argument(help="The key to revoke.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke a key: every one of its secrets stops working at once."""
+    settings = settings_from(database_url=database_url)
+    with_store(settings, lambda store: store.revoke_key(name, now()))
+    err_console.print(f"revoked key [bold]{name}[/]")
+
+
+@app.command()
+def rotate(
+    name: Annotated[str, typer.Argument(help="The key to rotate.")],
+    grace: Annotated[
+        str,
+        typer.Option(
+            "--grace", help="How long the old secret keeps working: 0 (at once), 30m, 24h, 7d."
+        ),
+    ] = "24h",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Give a key a new secret (same name and scope) and print it once on standard output."""
+    settings = settings_from(database_url=database_url)
+    period = parse_duration(grace, "--grace")
+    token = with_store(
+        settings, lambda store: key_lifecycle.rotate(store, name, now=now(), grace=period)
+    )
+    ends = "now" if not period else f"at {(now() + period).isoformat()}"
+    err_console.print(f"rotated key [bold]{name}[/]; the old secret stops working {ends}")
+    print(token)

@@ -1,0 +1,25 @@
+"""The embedded SQLite store: one file, WAL, no server to run."""
+
+from __future__ import annotations
+
+from evshare.store.sqlite.connection import connect, sqlite_path, translated_errors
+from evshare.store.sqlite.keys import SqliteKeys
+from evshare.store.sqlite.reads import SqliteReads
+from evshare.store.sqlite.writes import SqliteWrites
+
+
+class SqliteStore(SqliteReads, SqliteKeys, SqliteWrites):
+    """One connection, used from the event loop's thread (see reads.py for why)."""
+
+    def __init__(self, database_url: str) -> None:
+        self._db = connect(sqlite_path(database_url))
+
+    async def ping(self) -> None:
+        with translated_errors():
+            self._db.execute("SELECT 1 FROM chargers LIMIT 1").fetchall()
+
+    async def close(self) -> None:
+        self._db.close()
+
+
+__all__ = ["SqliteStore"]

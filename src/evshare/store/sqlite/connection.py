@@ -1,0 +1,67 @@
+"""Opening the SQLite file and turning its failures into evshare errors."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from evshare.errors import ConfigError, Unavailable
+
+# Far past any real timestamp, inside SQLite's 64-bit integers: stands for an open range end.
+FAR_PAST = -(2**62)
+FAR_FUTURE = 2**62
+
+
+def sqlite_path(database_url: str) -> Path:
+    """`sqlite:///relative.db` or `sqlite:////absolute/path.db` to a path."""
+    rest = database_url.removeprefix("sqlite://")
+    if not rest.startswith("/") or rest == "/":
+        raise ConfigError(
+            f"EVSHARE_DATABASE_URL: {database_url!r} is not a SQLite URL; "
+            "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        )
+    return Path(rest[1:])
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, with a busy timeout.
+
+    WAL lets the server's readers run while an import writes; NORMAL synchronous is safe
+    with WAL (a power cut may lose the last commit, never corrupt the file).
+    """
+    if not path.parent.exists():
+        raise ConfigError(f"EVSHARE_DATABASE_URL: the folder {path.parent} does not exist")
+    try:
+        db = sqlite3.connect(path, isolation_level=None, cached_statements=256)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.Error as exc:
+        raise Unavailable(f"cannot open the SQLite database {path}: {exc}") from None
+    return db
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """A locked or unreadable database is a temporary unavailability, not a server error."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise Unavailable(f"the SQLite database cannot answer: {exc}") from None
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+    with translated_errors():
+        db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    with translated_errors():
+        db.execute("COMMIT")

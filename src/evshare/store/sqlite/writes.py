@@ -1,0 +1,99 @@
+"""Loading chargers and sessions: idempotent upserts by id, one transaction per call."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+import orjson
+
+from evshare.model import Charger, Session, epoch
+from evshare.store.port import UpsertCounts
+from evshare.store.sqlite.connection import transaction, translated_errors
+
+_CHARGER_COLUMNS = (
+    "id, name, serial_number, model, manufacturer, max_output_power_w, "
+    "max_available_current_a, output_voltage_v, number_of_connectors, time_zone, "
+    "latitude, longitude, commissioning_date"
+)
+_SESSION_COLUMNS = "id, charger_id, start_ts, end_ts, energy_wh, charging_duration_s"
+
+
+def _upsert_sql(table: str, columns: str) -> str:
+    names = [c.strip() for c in columns.split(",")]
+    values = ", ".join("?" for _ in names)
+    changed = [n for n in names if n != "id"]
+    assign = ", ".join(f"{n} = excluded.{n}" for n in changed)
+    old = ", ".join(f"{table}.{n}" for n in changed)
+    new = ", ".join(f"excluded.{n}" for n in changed)
+    # The WHERE keeps an identical row untouched, so `changes()` counts only real updates.
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({values}) "
+        f"ON CONFLICT (id) DO UPDATE SET {assign} WHERE ({old}) IS NOT ({new})"
+    )
+
+
+_UPSERT_CHARGER = _upsert_sql("chargers", _CHARGER_COLUMNS)
+_UPSERT_SESSION = _upsert_sql("sessions", _SESSION_COLUMNS)
+
+
+def charger_row(c: Charger) -> tuple[object, ...]:
+    return (
+        c.id,
+        c.name,
+        c.serial_number,
+        c.model,
+        c.manufacturer,
+        c.max_output_power_w,
+        c.max_available_current_a,
+        c.output_voltage_v,
+        c.number_of_connectors,
+        c.time_zone,
+        c.latitude,
+        c.longitude,
+        None if c.commissioning_date is None else c.commissioning_date.isoformat(),
+    )
+
+
+def session_row(s: Session) -> tuple[object, ...]:
+    return (
+        s.id,
+        s.charger_id,
+        epoch(s.start_time),
+        None if s.end_time is None else epoch(s.end_time),
+        s.energy_wh,
+        s.charging_duration_s,
+    )
+
+
+def upsert_rows(
+    db: sqlite3.Connection, table: str, sql: str, rows: Sequence[tuple[object, ...]]
+) -> UpsertCounts:
+    """Upsert `rows` (id first) inside the caller's transaction and count what changed."""
+    ids = orjson.dumps([row[0] for row in rows]).decode()
+    (existing,) = db.execute(
+        f"SELECT count(*) FROM {table} WHERE id IN (SELECT value FROM json_each(?))", (ids,)
+    ).fetchone()
+    before = db.total_changes
+    db.executemany(sql, rows)
+    written = db.total_changes - before
+    inserted = len(rows) - existing
+    updated = written - inserted
+    return UpsertCounts(inserted=inserted, updated=updated, unchanged=existing - updated)
+
+
+class SqliteWrites:
+    _db: sqlite3.Connection
+
+    async def upsert_chargers(self, chargers: Sequence[Charger]) -> UpsertCounts:
+        with transaction(self._db) as db:
+            return upsert_rows(db, "chargers", _UPSERT_CHARGER, [charger_row(c) for c in chargers])
+
+    async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts:
+        with transaction(self._db) as db:
+            return upsert_rows(db, "sessions", _UPSERT_SESSION, [session_row(s) for s in sessions])
+
+    async def count_chargers(self) -> int:
+        with translated_errors():
+            (count,) = self._db.execute("SELECT count(*) FROM chargers").fetchone()
+        return int(count)
