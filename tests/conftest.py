@@ -4,8 +4,11 @@ EVSHARE_REQUIRE_SERVICES=1 (set by CI), which turns the skip into a failure."""
 from __future__ import annotations
 
 import os
+import secrets
 import socket
-from urllib.parse import urlsplit
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -20,8 +23,9 @@ def anyio_backend() -> str:
 
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
+    address = (parts.hostname or "127.0.0.1", parts.port or default_port)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 1):
+        with socket.create_connection(address, 1):
             return True
     except OSError:
         return False
@@ -45,3 +49,49 @@ def postgres_url() -> str:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     return require_service("Redis", REDIS_URL, 6379)
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """A database of its own for this test run, migrated once, dropped at the end."""
+    import psycopg
+
+    from evshare.store import schema
+
+    name = f"evshare_test_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(postgres_url)._replace(path=f"/{name}"))
+    schema.upgrade(url)
+    yield url
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _empty_postgres(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        tables = [
+            row[0]
+            for row in db.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            )
+        ]
+        if tables:
+            db.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database at the current schema, on each store in turn."""
+    from evshare.store import schema
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'evshare.db'}"
+        schema.upgrade(url)
+        return url
+    url = str(request.getfixturevalue("postgres_database"))
+    _empty_postgres(url)
+    return url
