@@ -1,0 +1,46 @@
+# One obvious command per verb, shared by the README, CI and people.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck pytest bench bench-quick clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: demo data and a demo key in ./evshare.db (if absent), then serve on http://127.0.0.1:8000
+run: install
+	$(BIN)/evshare demo
+	$(BIN)/evshare serve
+
+## test: lint, strict type check, every test
+test: lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+	$(BIN)/mypy --strict bench/*.py
+
+pytest: install
+	$(BIN)/pytest
+
+## bench: the full benchmark (1,000 chargers x 1,000,000 sessions); results in bench/results/
+bench: install
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/run.py
+
+bench-quick: install
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/run.py --quick
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache bench/work
