@@ -38,9 +38,13 @@ class SessionQuery:
 def parse_query(query_string: bytes) -> dict[str, list[str]]:
     params: dict[str, list[str]] = {}
     try:
-        pairs = parse_qsl(query_string.decode("utf-8"), keep_blank_values=True)
+        pairs = parse_qsl(
+            query_string.decode("latin-1"), keep_blank_values=True, errors="strict"
+        )
     except UnicodeDecodeError:
-        raise InvalidParameter("query", "the query string is not valid UTF-8") from None
+        raise InvalidParameter(
+            "query", "the query string is not valid UTF-8 once percent-decoded"
+        ) from None
     for name, value in pairs:
         params.setdefault(name, []).append(value)
     return params

@@ -1,0 +1,197 @@
+"""The app around the operations: utility routes, methods, request ids, base path, profiles,
+access log, and the answers when the store fails."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import yaml
+
+from evshare.api.app import create_app
+from evshare.config import load_settings
+from evshare.errors import Unavailable
+from evshare.model import Credential
+from evshare.store import Scope
+from tests.api.conftest import ALL_IDS, Live, seed, serve
+from tests.api.conformance import assert_conforms
+
+SHARED_SPEC = Path(__file__).parents[3] / "shared" / "spec" / "energsync-1.2.0.yaml"
+
+
+def test_openapi_json_is_the_contract_as_is(live: Live) -> None:
+    served = httpx.get(live.base + "/openapi.json").json()
+    packaged = Path(__file__).parents[2] / "src/evshare/api/energsync-1.2.0.yaml"
+    assert served == yaml.safe_load(packaged.read_text())
+
+
+@pytest.mark.skipif(not SHARED_SPEC.exists(), reason="shared/spec is not beside this checkout")
+def test_the_packaged_contract_is_the_shared_one() -> None:
+    packaged = Path(__file__).parents[2] / "src/evshare/api/energsync-1.2.0.yaml"
+    assert packaged.read_bytes() == SHARED_SPEC.read_bytes()
+
+
+def test_docs_page_describes_every_operation(live: Live) -> None:
+    response = httpx.get(live.base + "/docs")
+    assert response.headers["content-type"].startswith("text/html")
+    for path in ("/chargers", "/chargers/{chargerId}", "/chargers/{chargerId}/sessions"):
+        assert f"GET {path}</code>" in response.text
+
+
+def test_health(live: Live) -> None:
+    response = httpx.get(live.base + "/health")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_other_methods_are_405_with_allow(live: Live, method: str) -> None:
+    response = httpx.request(method, live.base + "/chargers", headers={"x-api-key": live.keys.all})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_head_answers_like_get_without_a_body(live: Live) -> None:
+    headers = {"x-api-key": live.keys.all}
+    got = httpx.get(live.base + "/chargers", headers=headers)
+    head = httpx.head(live.base + "/chargers", headers=headers)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(got.content))
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/charger", "/chargers/", "/chargers/a/b", "/chargers/CH-001/sessions/x"]
+)
+def test_unknown_paths_are_404_in_the_error_shape(live: Live, path: str) -> None:
+    response = httpx.get(live.base + path, headers={"x-api-key": live.keys.all})
+    assert (response.status_code, response.json()) == (
+        404,
+        {"message": "Not Found", "code": "not_found"},
+    )
+
+
+def test_a_request_id_is_echoed_or_generated(live: Live) -> None:
+    echoed = httpx.get(live.base + "/health", headers={"x-request-id": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+    made = httpx.get(live.base + "/chargers")  # on errors too
+    invalid = httpx.get(live.base + "/health", headers={"x-request-id": b"bad id\xff"})
+    for response in (made, invalid):
+        assert len(response.headers["x-request-id"]) == 32
+
+
+def test_responses_are_not_cached_by_intermediaries(live: Live) -> None:
+    response = httpx.get(live.base + "/chargers", headers={"x-api-key": live.keys.all})
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_a_base_path_matches_an_api_gateway_stage(database_url: str) -> None:
+    seeded = asyncio.run(seed(database_url))
+    with serve(database_url, root_path="/default") as base:
+        headers = {"x-api-key": seeded.all}
+        staged = httpx.get(base + "/default/chargers/CH-001", headers=headers)
+        plain = httpx.get(base + "/chargers/CH-001", headers=headers)
+        docs = httpx.get(base + "/default/docs")
+    assert staged.status_code == plain.status_code == 200
+    assert "/default/openapi.json" in docs.text
+
+
+def test_profile_1_0_7_lists_a_bare_array_without_paging(database_url: str) -> None:
+    seeded = asyncio.run(seed(database_url))
+    with serve(database_url, profile="1.0.7") as base:
+        headers = {"x-api-key": seeded.all}
+        everything = httpx.get(base + "/chargers?pageSize=1&page=3", headers=headers)
+        some = httpx.get(
+            base + "/chargers?chargerIds[]=CH-003&chargerIds[]=CH-001", headers=headers
+        )
+        spec = httpx.get(base + "/openapi.json").json()
+        detail = httpx.get(base + "/chargers/CH-001", headers=headers)
+    assert [c["id"] for c in assert_conforms(everything, "/chargers", "1.0.7")] == ALL_IDS  # type: ignore[union-attr]
+    assert [c["id"] for c in some.json()] == ["CH-001", "CH-003"]
+    assert spec["info"]["version"] == "1.0.7"
+    assert {p["name"] for p in spec["paths"]["/chargers"]["get"]["parameters"]} == {"chargerIds"}
+    assert detail.json()["id"] == "CH-001"
+
+
+def test_one_access_log_line_per_request_with_the_key_name_never_the_key(
+    live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="evshare.access"):
+        httpx.get(live.base + "/chargers/CH-001?x=1", headers={"x-api-key": live.keys.all})
+        httpx.get(live.base + "/chargers", headers={"x-api-key": live.keys.revoked})
+    lines = [r.getMessage() for r in caplog.records if r.name == "evshare.access"]
+    assert len(lines) == 2
+    assert lines[0].startswith("GET /chargers/CH-001?x=1 200 ")
+    assert "key=all" in lines[0]
+    assert lines[1].startswith("GET /chargers 401 ")
+    assert "key=-" in lines[1]
+    assert not any(
+        live.keys.all in line or live.keys.revoked in line for line in caplog.text.splitlines()
+    )
+
+
+class FailingStore:
+    """A store whose every call fails with `error`; credentials always check out."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def find_credential(self, lookup_id: str) -> Credential:
+        from evshare import keys
+
+        token = f"evs_{lookup_id}_" + "A" * 43
+        return Credential("k", keys.hash_token(token), True, None, False)
+
+    async def chargers_json(
+        self, scope: Scope, ids: Sequence[str] | None, offset: int, limit: int | None
+    ) -> Any:
+        raise self.error
+
+    async def ping(self) -> None:
+        raise self.error
+
+
+async def _call(store: Any, path: str) -> httpx.Response:
+    app = create_app(load_settings(), store=store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        return await http.get(path, headers={"x-api-key": "evs_0123456789ab_" + "A" * 43})
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", ["/chargers", "/health"])
+async def test_a_store_that_is_down_is_503_with_retry_after(path: str) -> None:
+    response = await _call(FailingStore(Unavailable("database is down", retry_after=2)), path)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    assert response.json() == {"message": "Service Unavailable", "code": "unavailable"}
+
+
+@pytest.mark.anyio
+async def test_a_bug_is_a_500_that_reveals_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    response = await _call(FailingStore(RuntimeError("secret detail")), "/chargers")
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal server error", "code": "internal"}
+    assert b"secret detail" not in response.content
+    assert "secret detail" in caplog.text  # logged for the operator, with its traceback
+
+
+def test_startup_refuses_an_out_of_date_schema(tmp_path: Path) -> None:
+    from evshare.api.app import EnergSyncApp
+    from evshare.errors import SchemaOutOfDate
+
+    app = EnergSyncApp(load_settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
+    with pytest.raises(SchemaOutOfDate, match="evshare db upgrade"):
+        asyncio.run(app.startup())
+
+
+def test_error_bodies_are_compact_json() -> None:
+    from evshare.api.errors import NOT_FOUND
+
+    assert orjson.loads(NOT_FOUND.body) == {"message": "Not Found", "code": "not_found"}
