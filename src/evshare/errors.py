@@ -1,17 +1,17 @@
 """One exception tree for evshare. No HTTP here: api/errors.py maps these to responses.
 
-    EvshareError
-    ├── InvalidParameter      a request parameter is malformed or out of range
-    ├── Unauthorized          no credential, or an unknown, revoked or expired one
-    ├── NotFound              nothing visible to the caller under that name
-    ├── LimitExceeded         a usage plan refused the call
-    │   ├── Throttled         the token bucket is empty
-    │   └── QuotaExceeded     the period's quota is spent
-    ├── Unavailable           a backing service (database, Redis) cannot be reached
-    ├── ConfigError           a setting is missing or malformed
-    ├── SchemaOutOfDate       the database schema is behind the code
-    ├── KeyManagementError    a key-management request cannot be honoured
-    └── ImportFailed          an import was rejected; nothing was written
+EvshareError
+├── InvalidParameter      a request parameter is malformed or out of range
+├── Unauthorized          no credential, or an unknown, revoked or expired one
+├── NotFound              nothing visible to the caller under that name
+├── LimitExceeded         a usage plan refused the call
+│   ├── Throttled         the token bucket is empty
+│   └── QuotaExceeded     the period's quota is spent
+├── Unavailable           a backing service (database, Redis) cannot be reached
+├── ConfigError           a setting is missing or malformed
+├── SchemaOutOfDate       the database schema is behind the code
+├── KeyManagementError    a key-management request cannot be honoured
+└── ImportFailed          an import was rejected; nothing was written
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import pytest
 from evshare import keys
 from evshare.config import load_settings
 from evshare.store import open_store
-from tests.api.conftest import Live
 from tests.api.conformance import assert_conforms
+from tests.api.conftest import Live
 
 UNAUTHORIZED = {"message": "Unauthorized", "code": "unauthorized"}
 

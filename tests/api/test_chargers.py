@@ -6,8 +6,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.api.conftest import ALL_IDS, SCOPED_CHARGERS, Live
 from tests.api.conformance import assert_conforms
+from tests.api.conftest import ALL_IDS, SCOPED_CHARGERS, Live
 
 
 def ids_of(body: object) -> list[str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import Live
 from tests.api.conformance import assert_conforms
+from tests.api.conftest import Live
 
 PATH = "/chargers/{chargerId}/sessions"
 
