@@ -22,7 +22,8 @@ async def _load_and_key(store: Store) -> tuple[int, int, str]:
 
     chargers = sessions = 0
     if await store.count_chargers() == 0:
-        data = demo.generate(end=now().date())
+        # Yesterday: the last full UTC day, so no session lies in the future.
+        data = demo.generate(end=now().date() - timedelta(days=1))
         await store.upsert_chargers(data.chargers)
         chargers = len(data.chargers)
         stream = data.sessions()
