@@ -61,6 +61,12 @@ class EnergSyncApp:
             raise RuntimeError("the app has not started: no store")
         return self._store
 
+    async def _ensure_started(self) -> None:
+        # Servers without lifespan events (AWS Lambda through Mangum) start the app on first use;
+        # a warm Lambda container then keeps the store between invocations.
+        if self._store is None:
+            await self.startup()
+
     async def startup(self) -> None:
         if self._store is None:
             self._store = await open_store(self.settings)
@@ -106,6 +112,7 @@ class EnergSyncApp:
             request_id = secrets.token_hex(16).encode()
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         try:
+            await self._ensure_started()
             reply = await self._dispatch(scope, raw_path.decode("latin-1"), api_key, authorization)
         except EvshareError as exc:
             reply = _error_reply(to_response(exc))

@@ -1,0 +1,1 @@
+"""Running evshare on AWS."""
