@@ -1,0 +1,38 @@
+"""Per key, per UTC day counts of requests and of 429s, gathered in memory for the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    key_name: str
+    day: date
+    requests: int  # every request judged, admitted or not
+    throttled: int  # of those, the ones refused (throttled or over quota)
+
+
+class UsageCounter:
+    """Cheap on the hot path: one dict lookup and an increment per request."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, date], list[int]] = {}
+
+    def record(self, key: str, day: date, throttled: bool) -> None:
+        counts = self._counts.get((key, day))
+        if counts is None:
+            counts = self._counts[key, day] = [0, 0]
+        counts[0] += 1
+        if throttled:
+            counts[1] += 1
+
+    def drain(self) -> list[UsageRow]:
+        """What was counted since the last drain, ordered by key then day, and start over.
+        The rows are increments: whoever persists them adds them to what is stored."""
+        counts, self._counts = self._counts, {}
+        return [
+            UsageRow(key, day, requests, throttled)
+            for (key, day), (requests, throttled) in sorted(counts.items())
+        ]
