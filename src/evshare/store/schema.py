@@ -48,6 +48,10 @@ def _config() -> Config:
 
 @contextmanager
 def _connection(database_url: str) -> Iterator[sa.Connection]:
+    if database_url.startswith("sqlite:"):
+        from evshare.store.sqlite.connection import existing_folder_path
+
+        existing_folder_path(database_url)
     engine = sa.create_engine(sqlalchemy_url(database_url), poolclass=sa.pool.NullPool)
     try:
         with engine.begin() as connection:

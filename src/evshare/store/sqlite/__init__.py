@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evshare.store.sqlite.connection import connect, sqlite_path, translated_errors
+from evshare.store.sqlite.connection import connect, existing_folder_path, translated_errors
 from evshare.store.sqlite.keys import SqliteKeys
 from evshare.store.sqlite.reads import SqliteReads
 from evshare.store.sqlite.writes import SqliteWrites
@@ -12,7 +12,7 @@ class SqliteStore(SqliteReads, SqliteKeys, SqliteWrites):
     """One connection, used from the event loop's thread (see reads.py for why)."""
 
     def __init__(self, database_url: str) -> None:
-        self._db = connect(sqlite_path(database_url))
+        self._db = connect(existing_folder_path(database_url))
 
     async def ping(self) -> None:
         with translated_errors():

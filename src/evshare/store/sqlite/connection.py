@@ -25,14 +25,20 @@ def sqlite_path(database_url: str) -> Path:
     return Path(rest[1:])
 
 
+def existing_folder_path(database_url: str) -> Path:
+    """The file path of a SQLite URL whose folder exists (SQLite creates the file, not folders)."""
+    path = sqlite_path(database_url)
+    if not path.parent.exists():
+        raise ConfigError(f"EVSHARE_DATABASE_URL: the folder {path.parent} does not exist")
+    return path
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, with a busy timeout.
 
     WAL lets the server's readers run while an import writes; NORMAL synchronous is safe
     with WAL (a power cut may lose the last commit, never corrupt the file).
     """
-    if not path.parent.exists():
-        raise ConfigError(f"EVSHARE_DATABASE_URL: the folder {path.parent} does not exist")
     try:
         db = sqlite3.connect(path, isolation_level=None, cached_statements=256)
         db.execute("PRAGMA journal_mode=WAL")
