@@ -101,3 +101,10 @@ def test_sessions_through_lambda(setup: tuple[Any, Keys]) -> None:
     )
     result = handler(event, Context())
     assert [s["id"] for s in orjson.loads(result["body"])] == ["s-first"]
+
+
+def test_a_decoded_non_ascii_path_from_api_gateway(setup: tuple[Any, Keys]) -> None:
+    handler, keys = setup
+    result = handler(rest_event("/chargers/Électrique", keys.all, {}), Context())
+    assert result["statusCode"] == 200
+    assert orjson.loads(result["body"])["id"] == "Électrique"

@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from evshare.api import auth, params
 from evshare.api.asgi import Headers, Receive, Scope, Send
@@ -153,7 +153,8 @@ class EnergSyncApp:
                 operation = "detail"
             if not rest or "/" in rest:
                 return _error_reply(NOT_FOUND)
-            charger_id = unquote(rest)
+            # The path came as bytes (decoded latin-1 to route on); ids are UTF-8.
+            charger_id = unquote_to_bytes(rest.encode("latin-1")).decode("utf-8", "replace")
         else:
             return await self._utility(scope, path)
         if scope["method"] not in ("GET", "HEAD"):
