@@ -77,3 +77,23 @@ def test_the_session_window_is_whole_utc_days(
 def test_an_inverted_range_names_both_dates() -> None:
     with pytest.raises(InvalidParameter, match="startDate 2021-02-01 is after endDate 2021-01-31"):
         params.session_query(parsed("startDate=2021-02-01&endDate=2021-01-31"))
+
+
+@given(st.text(alphabet=st.characters(codec="ascii"), max_size=40))
+def test_query_parsing_agrees_with_the_standard_library(query: str) -> None:
+    from urllib.parse import parse_qsl
+
+    expected: dict[str, list[str]] = {}
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        with pytest.raises(InvalidParameter):
+            params.parse_query(query.encode())
+        return
+    for name, value in pairs:
+        expected.setdefault(name, []).append(value)
+    assert params.parse_query(query.encode()) == expected
+
+
+def test_raw_utf8_in_the_query_is_read_as_utf8() -> None:
+    assert params.parse_query("chargerIds=É1".encode()) == {"chargerIds": ["É1"]}

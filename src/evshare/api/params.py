@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 from evshare.errors import InvalidParameter
 
@@ -35,18 +35,33 @@ class SessionQuery:
     end: int | None  # epoch seconds, exclusive
 
 
+def _decoded(text: str) -> str:
+    return unquote_to_bytes(text.replace("+", " ").encode("latin-1")).decode("utf-8")
+
+
 def parse_query(query_string: bytes) -> dict[str, list[str]]:
+    """`name=value&...` as form-encoded (`+` is a space, %XX are UTF-8 bytes), blank values kept.
+
+    Written out rather than urllib's parse_qsl: most queries need no decoding at all, and this
+    runs on every request.
+    """
     params: dict[str, list[str]] = {}
+    if not query_string:
+        return params
+    text = query_string.decode("latin-1")
+    plain = query_string.isascii() and "%" not in text and "+" not in text
     try:
-        pairs = parse_qsl(
-            query_string.decode("latin-1"), keep_blank_values=True, errors="strict"
-        )
+        for pair in text.split("&"):
+            if not pair:
+                continue
+            name, _, value = pair.partition("=")
+            if not plain:
+                name, value = _decoded(name), _decoded(value)
+            params.setdefault(name, []).append(value)
     except UnicodeDecodeError:
         raise InvalidParameter(
             "query", "the query string is not valid UTF-8 once percent-decoded"
         ) from None
-    for name, value in pairs:
-        params.setdefault(name, []).append(value)
     return params
 
 
