@@ -27,3 +27,16 @@ def test_drain_starts_over() -> None:
     assert counter.drain() == []
     counter.record("alpha", MON, throttled=False)
     assert counter.drain() == [UsageRow("alpha", MON, requests=1, throttled=0)]
+
+
+def test_restore_counts_again_what_a_failed_flush_took() -> None:
+    counter = UsageCounter()
+    counter.record("alpha", MON, throttled=True)
+    counter.record("beta", MON, throttled=False)
+    taken = counter.drain()
+    counter.record("alpha", MON, throttled=False)
+    counter.restore(taken)
+    assert counter.drain() == [
+        UsageRow("alpha", MON, requests=2, throttled=1),
+        UsageRow("beta", MON, requests=1, throttled=0),
+    ]

@@ -4,15 +4,24 @@ A plain ASGI callable rather than a framework: the contract has three read-only 
 few utility ones, and on this hot path a framework's request/response objects cost more than
 the database query (see DESIGN.md's measurements and bench/). The pieces are small modules:
 params (parsing), auth (credentials), errors (the one error table), contract (the served spec).
+
+Usage plans: after authentication each request is judged by the limiter under its key's plan
+(found in memory by `PlanBook`), so a 401 comes before a 429, and a 429 before any 400 or 404.
+Requests and refusals are counted in memory per key and UTC day and written to the store by a
+housekeeping task every few seconds, and once more at shutdown.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
+import random
 import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import date, timedelta
 from urllib.parse import unquote_to_bytes
 
 from evshare.api import auth, params
@@ -21,6 +30,7 @@ from evshare.api.contract import docs_html, document_json
 from evshare.api.errors import INTERNAL, METHOD_NOT_ALLOWED, NOT_FOUND, ErrorResponse, to_response
 from evshare.config import Settings, load_settings
 from evshare.errors import EvshareError, NotFound
+from evshare.limits import Decision, Limiter, PlanBook, UsageCounter, build_limiter
 from evshare.store import Scope as Visibility
 from evshare.store import Store, open_store
 
@@ -33,6 +43,12 @@ _PRIVATE = (b"cache-control", b"no-store")
 _PUBLIC = (b"cache-control", b"public, max-age=300")
 _HEALTHY = b'{"status":"ok"}'
 _SESSIONS_SUFFIX = "/sessions"
+_NO_LIMITS = Decision(True)
+_RATE_LIMIT_NAMES = {"RateLimit-Policy": b"ratelimit-policy", "RateLimit": b"ratelimit"}
+_EPOCH_DAY = date(1970, 1, 1)
+_DAY_S = 86_400
+_FINAL_FLUSH_ATTEMPTS = 5
+_FINAL_FLUSH_PAUSE_S = 0.2
 
 
 @dataclass(slots=True)
@@ -44,12 +60,33 @@ class Reply:
 
 
 class EnergSyncApp:
-    """Serves the contract for `settings.profile` over `store` (opened at startup if not given)."""
+    """Serves the contract for `settings.profile` over `store`, judging requests with `limiter`
+    (each built at startup if not given). Usage counts reach the store every
+    `usage_flush_interval` seconds (give or take a fifth, so that workers do not all write at
+    once) and at shutdown."""
 
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None = None,
+        limiter: Limiter | None = None,
+        *,
+        usage_flush_interval: float = 5.0,
+    ) -> None:
         self.settings = settings
         self._store = store
         self._owns_store = store is None
+        self._limiter = limiter
+        self._owns_limiter = limiter is None
+        # A lambda, not the bound method: the store may be opened only at startup.
+        self._plans = PlanBook(lambda: self.store.list_plans(), settings.default_plan)  # noqa: PLW0108
+        self._usage = UsageCounter()
+        self._flush_interval = usage_flush_interval
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._started = False
+        self._start_lock = asyncio.Lock()
+        self._day = _EPOCH_DAY
+        self._day_ends = -math.inf
         self._paged = settings.profile == "1.2.0"
         self._root = settings.root_path
         self._openapi = document_json(settings.profile)
@@ -61,20 +98,92 @@ class EnergSyncApp:
             raise RuntimeError("the app has not started: no store")
         return self._store
 
+    @property
+    def limiter(self) -> Limiter:
+        if self._limiter is None:
+            raise RuntimeError("the app has not started: no limiter")
+        return self._limiter
+
     async def _ensure_started(self) -> None:
         # Servers without lifespan events (AWS Lambda through Mangum) start the app on first use;
         # a warm Lambda container then keeps the store between invocations.
-        if self._store is None:
-            await self.startup()
+        if not self._started:
+            async with self._start_lock:
+                if not self._started:
+                    await self.startup()
 
     async def startup(self) -> None:
         if self._store is None:
             self._store = await open_store(self.settings)
+        if self._limiter is None:
+            self._limiter = build_limiter(self.settings)
+        await self._plans.start()
+        self._housekeeping = asyncio.create_task(self._housekeep(), name="evshare-housekeeping")
+        self._started = True
 
     async def shutdown(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
+            self._housekeeping = None
+        if self._store is not None:
+            # The last chance to save them: try a few times (several workers may be writing
+            # their own final counts to SQLite at this very moment).
+            for attempt in range(_FINAL_FLUSH_ATTEMPTS):
+                if attempt:
+                    await asyncio.sleep(_FINAL_FLUSH_PAUSE_S)
+                if await self.flush_usage():
+                    break
+            else:
+                log.error("usage counts lost at shutdown: the store would not take them")
+        if self._owns_limiter and self._limiter is not None:
+            await self._limiter.close()
+            self._limiter = None
         if self._owns_store and self._store is not None:
             await self._store.close()
             self._store = None
+        self._started = False
+
+    async def flush_usage(self) -> bool:
+        """Write the usage counted since the last flush; whether it was. On failure the counts
+        stay in memory for the next flush: a database that is down costs no counts and no
+        request."""
+        rows = self._usage.drain()
+        if not rows:
+            return True
+        try:
+            await self.store.add_usage(rows)
+        except EvshareError as exc:
+            self._usage.restore(rows)
+            log.warning("usage not saved yet, kept for the next flush: %s", exc)
+            return False
+        except BaseException:
+            # A bug, or the task cancelled at shutdown (whose final flush will retry): keep them.
+            self._usage.restore(rows)
+            raise
+        return True
+
+    async def _housekeep(self) -> None:
+        while True:
+            jitter = 0.8 + 0.4 * random.random()  # noqa: S311 - spreading writes, not a secret
+            await asyncio.sleep(self._flush_interval * jitter)
+            try:
+                await self.flush_usage()
+                if self._plans.loaded:
+                    await self._plans.refresh()
+            except EvshareError as exc:
+                log.warning("housekeeping: %s", exc)
+            except Exception:
+                log.exception("housekeeping failed; trying again in %g s", self._flush_interval)
+
+    def _today(self) -> date:
+        """The UTC day, worked out once a day rather than per request."""
+        now = time.time()
+        if now >= self._day_ends:
+            days = math.floor(now / _DAY_S)
+            self._day = _EPOCH_DAY + timedelta(days=days)
+            self._day_ends = (days + 1) * _DAY_S
+        return self._day
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -122,9 +231,7 @@ class EnergSyncApp:
         headers = reply.headers
         headers.append((b"content-length", str(len(reply.body)).encode()))
         headers.append((b"x-request-id", request_id))
-        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        head = scope["method"] == "HEAD"
-        await send({"type": "http.response.body", "body": b"" if head else reply.body})
+        # Logged before sending, so that the line exists once the client has its answer.
         if access_log.isEnabledFor(logging.INFO):
             query = scope.get("query_string", b"")
             access_log.info(
@@ -137,6 +244,9 @@ class EnergSyncApp:
                 reply.key_name,
                 request_id.decode(),
             )
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        head = scope["method"] == "HEAD"
+        await send({"type": "http.response.body", "body": b"" if head else reply.body})
 
     async def _dispatch(
         self, scope: Scope, path: str, api_key: bytes | None, authorization: bytes | None
@@ -163,15 +273,23 @@ class EnergSyncApp:
         credential = await auth.authenticate(
             self.store, auth.presented_token(api_key, authorization)
         )
-        visibility = Visibility(credential.key_name, credential.all_chargers)
-        query = params.parse_query(scope.get("query_string", b""))
+        key = credential.key_name
+        rate_limit: Headers = []
         try:
+            plan = await self._plans.resolve(credential.plan)
+            decision = _NO_LIMITS if plan is None else await self.limiter.admit(key, plan)
+            self._usage.record(key, self._today(), not decision.allowed)
+            decision.raise_if_refused()  # a 429 carries its own RateLimit fields
+            rate_limit = [(_RATE_LIMIT_NAMES[k], v.encode()) for k, v in decision.headers.items()]
+            query = params.parse_query(scope.get("query_string", b""))
+            visibility = Visibility(key, credential.all_chargers)
             body = await self._operation(operation, visibility, charger_id, query)
         except EvshareError as exc:
             reply = _error_reply(to_response(exc))
+            reply.headers.extend(rate_limit)
         else:
-            reply = Reply(200, body, [_JSON, _PRIVATE])
-        reply.key_name = credential.key_name
+            reply = Reply(200, body, [_JSON, _PRIVATE, *rate_limit])
+        reply.key_name = key
         return reply
 
     async def _operation(
@@ -215,8 +333,10 @@ def _error_reply(error: ErrorResponse) -> Reply:
     return Reply(error.status, error.body, [_JSON, _PRIVATE, *error.headers])
 
 
-def create_app(settings: Settings, store: Store | None = None) -> EnergSyncApp:
-    return EnergSyncApp(settings, store)
+def create_app(
+    settings: Settings, store: Store | None = None, limiter: Limiter | None = None
+) -> EnergSyncApp:
+    return EnergSyncApp(settings, store, limiter)
 
 
 def app_from_environment() -> EnergSyncApp:

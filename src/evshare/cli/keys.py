@@ -19,7 +19,10 @@ from evshare.cli.common import (
     settings_from,
     with_store,
 )
+from evshare.cli.plans import require_plan
+from evshare.errors import KeyManagementError
 from evshare.model import ApiKey
+from evshare.store import Store
 
 app = typer.Typer(help="Manage API keys (stored only as hashes).", no_args_is_help=True)
 
@@ -35,23 +38,33 @@ def create(
         str | None,
         typer.Option("--expires", help="YYYY-MM-DD (00:00 UTC that day) or an RFC 3339 time."),
     ] = None,
+    plan: Annotated[
+        str | None,
+        typer.Option(
+            "--plan", help="Its usage plan (see `evshare plans list`). [default: the default plan]"
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a key and print it once, alone on standard output. It cannot be shown again."""
     settings = settings_from(database_url=database_url)
     expires_at = None if expires is None else parse_moment(expires, "--expires")
     ids = None if chargers is None else chargers.split(",")
-    token = with_store(
-        settings,
-        lambda store: key_lifecycle.create(
+
+    async def work(store: Store) -> str:
+        if plan is not None:
+            await require_plan(store, plan)
+        return await key_lifecycle.create(
             store,
             name,
             now=now(),
             charger_ids=ids,
             all_chargers=all_chargers,
             expires_at=expires_at,
-        ),
-    )
+            plan=plan,
+        )
+
+    token = with_store(settings, work)
     err_console.print(f"created key [bold]{name}[/]; store it now, it is not shown again:")
     print(token)
 
@@ -108,6 +121,27 @@ def list_keys(
             key.plan or "(default)",
         )
     console.print(table)
+
+
+@app.command("set-plan")
+def set_plan(
+    name: Annotated[str, typer.Argument(help="The key.")],
+    plan: Annotated[
+        str | None, typer.Argument(help="The plan to put it on (see `evshare plans list`).")
+    ] = None,
+    default: Annotated[
+        bool, typer.Option("--default", help="Put it on the default plan instead.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Put a key on a plan, or back on the default plan (EVSHARE_DEFAULT_PLAN) with --default.
+    Running servers apply it from the key's next request."""
+    if (plan is None) == (not default):
+        raise KeyManagementError("give either a PLAN or --default")
+    settings = settings_from(database_url=database_url)
+    with_store(settings, lambda store: store.set_key_plan(name, plan))
+    shown = plan or f"the default plan ({settings.default_plan})"
+    err_console.print(f"key [bold]{name}[/] is now on {shown}", highlight=False)
 
 
 @app.command()

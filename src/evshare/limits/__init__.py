@@ -2,7 +2,8 @@
 
 The math is pure (periods, bucket, headers, policy, decision); `MemoryLimiter` keeps state in
 the process, `RedisLimiter` shares it across processes; `GuardedLimiter` applies
-`limiter_failure`; `build_limiter` picks one from the settings.
+`limiter_failure`; `build_limiter` picks one from the settings. `check_plan` vets a plan before
+it is stored; `PlanBook` finds a key's plan without a query.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from evshare.config import Settings
 from evshare.limits.decision import Decision, RefusalCode
 from evshare.limits.limiter import GuardedLimiter, Limiter
 from evshare.limits.memory import MemoryLimiter
+from evshare.limits.plans import PlanBook, check_plan
 from evshare.limits.policy import UNLIMITED
 from evshare.limits.usage import UsageCounter, UsageRow
 
@@ -20,10 +22,12 @@ __all__ = [
     "GuardedLimiter",
     "Limiter",
     "MemoryLimiter",
+    "PlanBook",
     "RefusalCode",
     "UsageCounter",
     "UsageRow",
     "build_limiter",
+    "check_plan",
 ]
 
 

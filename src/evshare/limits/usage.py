@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -27,6 +28,16 @@ class UsageCounter:
         counts[0] += 1
         if throttled:
             counts[1] += 1
+
+    def restore(self, rows: Iterable[UsageRow]) -> None:
+        """Count again what a drain took but could not persist, so that a failed flush loses
+        nothing: the next drain returns it with whatever was counted meanwhile."""
+        for row in rows:
+            counts = self._counts.get((row.key_name, row.day))
+            if counts is None:
+                counts = self._counts[row.key_name, row.day] = [0, 0]
+            counts[0] += row.requests
+            counts[1] += row.throttled
 
     def drain(self) -> list[UsageRow]:
         """What was counted since the last drain, ordered by key then day, and start over.
