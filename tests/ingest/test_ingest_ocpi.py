@@ -206,7 +206,7 @@ def test_optional_location_parts_may_be_left_out(files: Files) -> None:
 def test_duplicate_evse_uids_are_reported_through_the_hook(files: Files) -> None:
     seen: set[str] = set()
 
-    def duplicate(uid: str) -> bool:
+    def duplicate(uid: str, _line: int) -> bool:
         known = uid in seen
         seen.add(uid)
         return known
@@ -325,7 +325,7 @@ def test_charging_within_the_hours_precision_of_the_span_is_the_span(files: File
 def test_duplicate_cdr_ids_are_reported_through_the_hook(files: Files) -> None:
     seen: set[str] = set()
 
-    def duplicate(cdr_id: str) -> bool:
+    def duplicate(cdr_id: str, _line: int) -> bool:
         known = cdr_id in seen
         seen.add(cdr_id)
         return known

@@ -155,7 +155,7 @@ def test_a_missing_value_reads_without_a_value(files: Files) -> None:
 def test_duplicate_ids_are_reported_through_the_hook(files: Files) -> None:
     seen: set[str] = set()
 
-    def duplicate(session_id: str) -> bool:
+    def duplicate(session_id: str, _line: int) -> bool:
         known = session_id in seen
         seen.add(session_id)
         return known
@@ -172,7 +172,7 @@ def test_an_invalid_row_is_not_offered_to_the_duplicate_hook(files: Files) -> No
     lines = [with_(GOOD_SESSION, energy=-1), GOOD_SESSION]
     path = files.write("sessions.ndjson", b"\n".join(map(orjson.dumps, lines)))
 
-    def duplicate(session_id: str) -> bool:
+    def duplicate(session_id: str, _line: int) -> bool:
         offered.append(session_id)
         return False
 

@@ -8,10 +8,12 @@ import sys
 
 import typer
 
-from evshare.cli import db, keys
+from evshare.cli import db, keys, plans
 from evshare.cli.common import err_console
 from evshare.cli.demo import demo
+from evshare.cli.imports import export_app, import_app
 from evshare.cli.serve import serve
+from evshare.cli.usage import usage
 from evshare.errors import EvshareError
 
 app = typer.Typer(
@@ -24,7 +26,11 @@ app = typer.Typer(
 app.command("serve")(serve)
 app.command("demo")(demo)
 app.add_typer(keys.app, name="keys")
+app.add_typer(plans.app, name="plans")
+app.command("usage")(usage)
 app.add_typer(db.app, name="db")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 
 
 def main() -> None:

@@ -154,7 +154,7 @@ def _evse(
             current = _larger(current, amperes)
             voltage = _larger(voltage, volts)
         key, value = f"{path}.uid", found.get("uid")
-        unique(uid, duplicate_id)
+        unique(uid, line, duplicate_id)
     except Invalid as problem:
         return RowError(source, line, key, value, problem.reason, record)
     return Charger(
@@ -197,7 +197,7 @@ def cdr_builder(
             total_hours = required(not_negative(number(value)))
             charging_s = _charging_seconds(total_hours - parking_hours, start, end)
             key, value = "id", record.get("id")
-            unique(cdr_id, duplicate_id)
+            unique(cdr_id, line, duplicate_id)
         except Invalid as problem:
             return RowError(source, line, key, value, problem.reason, record)
         return Session(cdr_id, charger_id, start, end, energy_wh, charging_s)

@@ -37,8 +37,9 @@ ChargerInfo = Callable[[str], KnownCharger | None]
 """Looks a charger up by id: None if there is no such charger. Called once per distinct id (up
 to a bound), so a store query per call is fine."""
 
-DuplicateHook = Callable[[str], bool]
-"""Records an id read from this file and answers whether it was recorded before."""
+DuplicateHook = Callable[[str, int], bool]
+"""Records an id read from this file at a line and answers whether it was recorded before (the
+line lets a hook that checks later, a batch at a time, still name where the duplicate is)."""
 
 ChargerBuilder = Callable[[int, dict[str, object]], Charger | RowError]
 SessionBuilder = Callable[[int, dict[str, object]], Session | RowError]
@@ -137,7 +138,7 @@ def charger_builder(
             key = k_commissioned
             commissioning_date = commissioned(get(key))
             key = k_id
-            unique(charger_id, duplicate_id)
+            unique(charger_id, line, duplicate_id)
         except Invalid as problem:
             return RowError(source, line, key, get(key), problem.reason, record)
         return Charger(
@@ -196,7 +197,7 @@ def session_builder(
             if duration is not None and end is not None:
                 within(duration, start, end)
             key = k_id
-            unique(session_id, duplicate_id)
+            unique(session_id, line, duplicate_id)
         except Invalid as problem:
             return RowError(source, line, key, get(key), problem.reason, record)
         return Session(session_id, charger_id, start, end, energy, duration)
@@ -245,8 +246,8 @@ def paired(value: float | None, other: float | None, other_name: str) -> None:
         raise Invalid(f"required with {other_name}")
 
 
-def unique(record_id: str, duplicate_id: DuplicateHook | None) -> None:
-    if duplicate_id is not None and duplicate_id(record_id):
+def unique(record_id: str, line: int, duplicate_id: DuplicateHook | None) -> None:
+    if duplicate_id is not None and duplicate_id(record_id, line):
         raise Invalid(DUPLICATE)
 
 

@@ -13,12 +13,14 @@ sessions without an endTime never served.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
-from evshare.model import ApiKey, Charger, Credential, Session
+from evshare.limits.usage import UsageRow
+from evshare.model import ApiKey, Charger, Credential, Plan, Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,83 @@ class WriteStore(Protocol):
     async def count_chargers(self) -> int: ...
 
 
-class Store(ReadStore, KeyStore, WriteStore, Protocol):
+class ImportSession(Protocol):
+    """One import invocation: everything it writes lands together when it ends, or nothing does
+    (an error, a kill or a dry run leaves the store as it was)."""
+
+    async def repeated(self, ids: Sequence[str]) -> set[str]:
+        """Remember `ids` as read in this import; return those already remembered."""
+        ...
+
+    async def upsert_chargers(self, chargers: Sequence[Charger]) -> UpsertCounts: ...
+
+    async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts: ...
+
+
+class ImportStore(Protocol):
+    """Bulk loading and unloading, for the importers and `evshare export`."""
+
+    def importing(self, *, dry_run: bool = False) -> AbstractAsyncContextManager[ImportSession]:
+        """A transaction for one import: committed on a clean exit (rolled back on an exception,
+        or always with `dry_run`)."""
+        ...
+
+    async def charger_zones(self) -> dict[str, str | None]:
+        """Every charger's id and IANA time zone, to check and localize sessions on import."""
+        ...
+
+    def export_chargers(self) -> AsyncIterator[Charger]:
+        """Every charger, by id."""
+        ...
+
+    def export_sessions(
+        self, charger_id: str | None, start: int | None, end: int | None
+    ) -> AsyncIterator[Session]:
+        """Sessions (in progress too) with `start <= startTime < end`, by charger, start, id."""
+        ...
+
+
+class PlanStore(Protocol):
+    """Usage plans, and which plan each key is on. The plan "unlimited" is built in: it has no
+    row, cannot be created or deleted, and keys may be put on it."""
+
+    async def create_plan(self, plan: Plan) -> None:
+        """Store a plan already checked by `limits.check_plan`. KeyManagementError if the name
+        exists."""
+        ...
+
+    async def list_plans(self) -> list[Plan]:
+        """Every stored plan, by name. A plan with no throttle has rate inf and burst 0."""
+        ...
+
+    async def get_plan(self, name: str) -> Plan | None: ...
+
+    async def delete_plan(self, name: str) -> None:
+        """KeyManagementError if there is no such plan, or if keys are on it (naming them):
+        a key never points at a plan that is gone."""
+        ...
+
+    async def set_key_plan(self, key_name: str, plan: str | None) -> None:
+        """Put a key on a plan (None: the default plan). KeyManagementError if there is no such
+        key or no such plan."""
+        ...
+
+
+class UsageStore(Protocol):
+    """Requests and refusals per key per UTC day."""
+
+    async def add_usage(self, rows: Sequence[UsageRow]) -> None:
+        """Add the counts of `rows` to what is stored (rows are increments), in one transaction."""
+        ...
+
+    async def usage(
+        self, key_name: str | None = None, first: date | None = None, last: date | None = None
+    ) -> list[UsageRow]:
+        """Stored counts, by key then day; `first` and `last` are inclusive, None unbounded."""
+        ...
+
+
+class Store(ReadStore, KeyStore, WriteStore, ImportStore, PlanStore, UsageStore, Protocol):
     """Everything evshare keeps. Adapters are created by `store.open_store(settings)`."""
 
     async def ping(self) -> None:

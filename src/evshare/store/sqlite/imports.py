@@ -1,0 +1,132 @@
+"""Imports and exports: one long transaction per import, rows streamed out for exports."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Any
+
+import orjson
+
+from evshare.model import Charger, Session, from_epoch
+from evshare.store.port import UpsertCounts
+from evshare.store.sqlite.connection import FAR_FUTURE, FAR_PAST, translated_errors
+from evshare.store.sqlite.writes import (
+    UPSERT_CHARGER,
+    UPSERT_SESSION,
+    charger_row,
+    session_row,
+    upsert_rows,
+)
+
+_EXPORT_CHARGERS = """SELECT id, name, serial_number, model, manufacturer, max_output_power_w,
+    max_available_current_a, output_voltage_v, number_of_connectors, time_zone, latitude,
+    longitude, commissioning_date FROM chargers ORDER BY id"""
+_EXPORT_SESSIONS = """SELECT id, charger_id, start_ts, end_ts, energy_wh, charging_duration_s
+    FROM sessions WHERE (:charger IS NULL OR charger_id = :charger)
+      AND start_ts >= :start AND start_ts < :end
+    ORDER BY charger_id, start_ts, id"""
+
+
+def charger_from_row(row: tuple[Any, ...]) -> Charger:
+    """A Charger from the chargers table's columns, in their order."""
+    cid, name, serial, model, maker, power, current, volts, connectors, zone, lat, lon, day = row
+    return Charger(
+        id=str(cid),
+        name=str(name),
+        serial_number=serial,
+        model=model,
+        manufacturer=maker,
+        max_output_power_w=power,
+        max_available_current_a=current,
+        output_voltage_v=volts,
+        number_of_connectors=connectors,
+        time_zone=zone,
+        latitude=lat,
+        longitude=lon,
+        commissioning_date=None if day is None else date.fromisoformat(str(day)),
+    )
+
+
+class SqliteImportSession:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    async def repeated(self, ids: Sequence[str]) -> set[str]:
+        batch = orjson.dumps(list(ids)).decode()
+        with translated_errors():
+            seen = {
+                row[0]
+                for row in self._db.execute(
+                    "SELECT value FROM json_each(?) WHERE value IN (SELECT id FROM import_seen)",
+                    (batch,),
+                )
+            }
+            self._db.execute(
+                "INSERT OR IGNORE INTO import_seen (id) SELECT value FROM json_each(?)", (batch,)
+            )
+        return seen
+
+    async def upsert_chargers(self, chargers: Sequence[Charger]) -> UpsertCounts:
+        with translated_errors():
+            return upsert_rows(
+                self._db, "chargers", UPSERT_CHARGER, list(map(charger_row, chargers))
+            )
+
+    async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts:
+        with translated_errors():
+            return upsert_rows(
+                self._db, "sessions", UPSERT_SESSION, list(map(session_row, sessions))
+            )
+
+
+class SqliteImports:
+    _db: sqlite3.Connection
+
+    @asynccontextmanager
+    async def importing(self, *, dry_run: bool = False) -> AsyncIterator[SqliteImportSession]:
+        db = self._db
+        with translated_errors():
+            db.execute("BEGIN IMMEDIATE")
+        try:
+            # The ids read so far, on disk rather than in memory: imports may be huge.
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS import_seen (id TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM import_seen")
+            yield SqliteImportSession(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        with translated_errors():
+            db.execute("ROLLBACK" if dry_run else "COMMIT")
+
+    async def charger_zones(self) -> dict[str, str | None]:
+        with translated_errors():
+            return dict(self._db.execute("SELECT id, time_zone FROM chargers").fetchall())
+
+    async def export_chargers(self) -> AsyncIterator[Charger]:
+        with translated_errors():
+            cursor = self._db.execute(_EXPORT_CHARGERS)
+        for row in cursor:
+            yield charger_from_row(row)
+
+    async def export_sessions(
+        self, charger_id: str | None, start: int | None, end: int | None
+    ) -> AsyncIterator[Session]:
+        params = {
+            "charger": charger_id,
+            "start": FAR_PAST if start is None else start,
+            "end": FAR_FUTURE if end is None else end,
+        }
+        with translated_errors():
+            cursor = self._db.execute(_EXPORT_SESSIONS, params)
+        for sid, charger, start_ts, end_ts, energy, duration in cursor:
+            yield Session(
+                sid,
+                charger,
+                from_epoch(start_ts),
+                None if end_ts is None else from_epoch(end_ts),
+                energy,
+                duration,
+            )
