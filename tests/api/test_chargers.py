@@ -170,4 +170,3 @@ def test_a_hidden_charger_is_indistinguishable_from_a_missing_one(live: Live) ->
     assert visible.status_code == 200
     assert (hidden.status_code, hidden.content) == (missing.status_code, missing.content)
     assert hidden.status_code == 404
-
