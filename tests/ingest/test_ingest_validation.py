@@ -356,7 +356,10 @@ moments = st.datetimes(
     max_value=datetime(2100, 1, 1),  # noqa: DTZ001
     timezones=st.just(UTC),
 ).map(lambda moment: moment.replace(microsecond=0))
-ids = st.text(min_size=1, max_size=12).filter(lambda text: text.strip() == text and text != "")
+# Any id a real export holds: no surrounding space (values are stripped) and no NUL (refused).
+ids = st.text(alphabet=st.characters(exclude_characters="\x00"), min_size=1, max_size=12).filter(
+    lambda text: text.strip() == text and text != ""
+)
 
 
 @st.composite

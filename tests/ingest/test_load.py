@@ -222,3 +222,15 @@ def test_a_killed_import_leaves_the_store_as_it_was_and_a_rerun_completes(
     assert "400000 inserted, 0 updated, 0 unchanged, 0 rejected" in rerun.stderr
     sessions = exported(chargers_loaded)[1]
     assert len(sessions) == len({sid for sid, _ in sessions}) == 400_000
+
+
+def test_a_nul_character_is_a_row_error_on_every_store(
+    chargers_loaded: str, tmp_path: Path
+) -> None:
+    rows = [session(1, id="S\x00X"), charger(9, name="bad\x00name")]
+    path = ndjson(tmp_path / "s.ndjson", rows[:1])
+    with pytest.raises(ImportFailed, match="must not contain a NUL character"):
+        load(chargers_loaded, "sessions", [path])
+    path = ndjson(tmp_path / "c.ndjson", rows[1:])
+    with pytest.raises(ImportFailed, match=r"c\.ndjson:1: name=.*NUL"):
+        load(chargers_loaded, "chargers", [path])

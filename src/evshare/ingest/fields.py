@@ -44,6 +44,9 @@ class Invalid(Exception):
 def text(value: object) -> str | None:
     """A string, stripped; a JSON integer is taken as its decimal digits (numeric ids)."""
     if type(value) is str:
+        if "\x00" in value:
+            # PostgreSQL text cannot hold it, and no real id or name has one.
+            raise Invalid("must not contain a NUL character")
         return value.strip() or None
     if value is None:
         return None
