@@ -357,9 +357,9 @@ moments = st.datetimes(
     timezones=st.just(UTC),
 ).map(lambda moment: moment.replace(microsecond=0))
 # Any id a real export holds: no surrounding space (values are stripped) and no NUL (refused).
-ids = st.text(alphabet=st.characters(exclude_characters="\x00"), min_size=1, max_size=12).filter(
-    lambda text: text.strip() == text and text != ""
-)
+ids = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=12
+).filter(lambda text: text.strip() == text and text != "")
 
 
 @st.composite
