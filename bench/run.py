@@ -284,6 +284,7 @@ class Bench:
             argv = [sys.executable, "-m", "uvicorn", "bare_app:create_app", "--factory"]
             argv += ["--app-dir", str(BENCH_DIR), "--host", LOOPBACK, "--port", str(port)]
             argv += ["--workers", str(WORKERS), "--loop", "uvloop", "--http", "httptools"]
+            argv += ["--no-proxy-headers"]  # as `evshare serve` runs
             argv += ["--lifespan", "off", "--no-access-log", "--no-server-header"]
             argv += ["--log-level", "warning"]
             env = dict(os.environ, BENCH_BODY_BYTES=str(endpoint.body_bytes))

@@ -113,3 +113,19 @@ def test_an_expired_key_is_401(live: Live) -> None:
 def test_the_utility_routes_need_no_credential(live: Live) -> None:
     for path in ("/health", "/openapi.json", "/docs"):
         assert get(live, path, {}).status_code == 200
+
+
+def test_revoking_a_key_in_use_takes_effect_on_its_next_request(live: Live) -> None:
+    """Credentials may be cached by the server, never past a change to the keys."""
+
+    async def revoke() -> None:
+        store = await open_store(load_settings(database_url=live.database_url))
+        try:
+            await store.revoke_key("all", datetime.now(UTC))
+        finally:
+            await store.close()
+
+    headers = {"x-api-key": live.keys.all}
+    assert [get(live, "/chargers", headers).status_code for _ in range(3)] == [200, 200, 200]
+    asyncio.run(revoke())
+    assert get(live, "/chargers", headers).status_code == 401

@@ -43,6 +43,7 @@ _PRIVATE = (b"cache-control", b"no-store")
 _PUBLIC = (b"cache-control", b"public, max-age=300")
 _HEALTHY = b'{"status":"ok"}'
 _SESSIONS_SUFFIX = "/sessions"
+_ACCESS_LINE = "%s %s%s %d %.1fms key=%s id=%s"
 _NO_LIMITS = Decision(True)
 _RATE_LIMIT_NAMES = {"RateLimit-Policy": b"ratelimit-policy", "RateLimit": b"ratelimit"}
 _EPOCH_DAY = date(1970, 1, 1)
@@ -234,8 +235,7 @@ class EnergSyncApp:
         # Logged before sending, so that the line exists once the client has its answer.
         if access_log.isEnabledFor(logging.INFO):
             query = scope.get("query_string", b"")
-            access_log.info(
-                "%s %s%s %d %.1fms key=%s id=%s",
+            args = (
                 scope["method"],
                 raw_path.decode("latin-1"),
                 "?" + query.decode("latin-1") if query else "",
@@ -243,6 +243,13 @@ class EnergSyncApp:
                 (time.perf_counter() - started) * 1000,
                 reply.key_name,
                 request_id.decode(),
+            )
+            # makeRecord + handle rather than .info(): the same record, without logging's walk
+            # up the stack to find the caller, which is always this line.
+            access_log.handle(
+                access_log.makeRecord(
+                    access_log.name, logging.INFO, __file__, 0, _ACCESS_LINE, args, None
+                )
             )
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         head = scope["method"] == "HEAD"

@@ -97,5 +97,7 @@ def serve(
         access_log=False,
         log_config=config,
         server_header=False,
+        # evshare never reads the client's address, so uvicorn need not rewrite it per request.
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )

@@ -1,4 +1,4 @@
-"""The API's three read queries, rendered to the contract's JSON inside PostgreSQL.
+"""The API's three read queries: stored JSON documents (see documents.py), concatenated.
 
 One round trip each (two for an empty list of sessions, to tell an empty range from a hidden
 charger). A page of chargers is assembled with `string_agg` rather than `json_agg`, whose output
@@ -16,16 +16,6 @@ from evshare.store.postgres.connection import FAR_FUTURE, FAR_PAST, Connection, 
 # OFFSET and LIMIT take a bigint; a page beyond it is as empty as one just past the end.
 _BIGINT_MAX = 2**63 - 1
 
-# json_strip_nulls drops the keys whose value is null (optional fields are left out) and prints
-# the object compactly, as SQLite's json_object does.
-_CHARGER_JSON = """json_strip_nulls(json_build_object(
-    'id', c.id, 'name', c.name, 'serialNumber', c.serial_number, 'model', c.model,
-    'manufacturer', c.manufacturer, 'maxOutputPower', c.max_output_power_w,
-    'maxAvailableCurrent', c.max_available_current_a, 'outputVoltage', c.output_voltage_v,
-    'numberOfConnectors', c.number_of_connectors, 'timeZone', c.time_zone,
-    'latitude', c.latitude, 'longitude', c.longitude,
-    'commissioningDate', c.commissioning_date))::text"""
-
 _SCOPED = "c.id IN (SELECT charger_id FROM key_chargers WHERE key_name = %(key)s)"
 _IN_IDS = "c.id = ANY(%(ids)s::text[])"
 
@@ -41,7 +31,7 @@ def _chargers_sql(where: str) -> str:
     # LIMIT NULL is no limit.
     return f"""SELECT (SELECT count(*) FROM chargers c WHERE {where}),
         (SELECT '[' || coalesce(string_agg(page.doc, ',' ORDER BY page.id), '') || ']'
-         FROM (SELECT c.id, {_CHARGER_JSON} AS doc FROM chargers c WHERE {where}
+         FROM (SELECT c.id, c.doc FROM chargers c WHERE {where}
                ORDER BY c.id LIMIT %(limit)s OFFSET %(offset)s) page)"""
 
 
@@ -51,20 +41,10 @@ _CHARGERS_SQL = {
     for filtered in (True, False)
 }
 _CHARGER_SQL = {
-    all_: f"SELECT {_CHARGER_JSON} FROM chargers c WHERE c.id = %(charger)s"
+    all_: "SELECT c.doc FROM chargers c WHERE c.id = %(charger)s"
     + ("" if all_ else f" AND {_SCOPED}")
     for all_ in (True, False)
 }
-
-_TIME = """to_char(to_timestamp({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
-# Spelled out rather than json_strip_nulls(json_build_object(...)): half the time on a year of a
-# busy charger's sessions (3,190: 7.1 ms against 13.4 ms), the longest answer the API gives.
-# to_json quotes the two strings; the numbers print as JSON numbers.
-_SESSION_JSON = f"""'{{"id":' || to_json(s.id) || ',"chargerId":' || to_json(s.charger_id)
-    || ',"energy":' || s.energy_wh
-    || ',"startTime":"' || {_TIME.format("s.start_ts")}
-    || '","endTime":"' || {_TIME.format("s.end_ts")} || '"'
-    || coalesce(',"chargingDuration":' || s.charging_duration_s, '') || '}}'"""
 
 
 def _visible(all_chargers: bool) -> str:
@@ -74,9 +54,8 @@ def _visible(all_chargers: bool) -> str:
 
 
 def _sessions_sql(all_chargers: bool) -> str:
-    # Rows in index order, joined by the caller: cheaper than sorting inside string_agg (7.1 ms
-    # against 8.6 ms for the same 3,190).
-    return f"""SELECT {_SESSION_JSON} FROM sessions s
+    # Rows in index order, joined by the caller: cheaper than sorting inside string_agg.
+    return f"""SELECT s.doc FROM sessions s
         WHERE s.charger_id = %(charger)s AND s.start_ts >= %(start)s AND s.start_ts < %(end)s
           AND s.end_ts IS NOT NULL AND EXISTS ({_visible(all_chargers)})
         ORDER BY s.start_ts, s.id"""

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from evshare.model import Charger, Session, epoch
 from evshare.store.port import UpsertCounts
+from evshare.store.postgres import documents
 from evshare.store.postgres.connection import Connection, Database
 
 _CHARGER_COLUMNS = (
@@ -33,16 +34,17 @@ _SESSION_COLUMNS = ("id", "charger_id", "start_ts", "end_ts", "energy_wh", "char
 Row = tuple[object, ...]
 
 
-def _merge_sql(table: str, columns: Sequence[str]) -> str:
+def _merge_sql(table: str, columns: Sequence[str], doc: str) -> str:
     names = ", ".join(columns)
     changed = [c for c in columns if c != "id"]
-    assign = ", ".join(f"{c} = excluded.{c}" for c in changed)
+    assign = ", ".join(f"{c} = excluded.{c}" for c in [*changed, "doc"])
     old = ", ".join(f"{table}.{c}" for c in changed)
     new = ", ".join(f"excluded.{c}" for c in changed)
-    # The WHERE leaves an identical row untouched and out of RETURNING; of the rows returned,
-    # a new one has no xmax (no earlier version of it was replaced).
+    # The document is rendered from the incoming columns by this statement. The WHERE leaves an
+    # identical row untouched and out of RETURNING; of the rows returned, a new one has no xmax
+    # (no earlier version of it was replaced).
     return f"""WITH merged (inserted) AS (
-            INSERT INTO {table} ({names}) SELECT {names} FROM incoming
+            INSERT INTO {table} ({names}, doc) SELECT {names}, {doc} FROM incoming
             ON CONFLICT (id) DO UPDATE SET {assign} WHERE ({old}) IS DISTINCT FROM ({new})
             RETURNING xmax = 0)
         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"""
@@ -52,7 +54,10 @@ _COLUMNS = {"chargers": _CHARGER_COLUMNS, "sessions": _SESSION_COLUMNS}
 _COPY = {
     table: f"COPY incoming ({', '.join(columns)}) FROM STDIN" for table, columns in _COLUMNS.items()
 }
-_MERGE = {table: _merge_sql(table, columns) for table, columns in _COLUMNS.items()}
+_MERGE = {
+    "chargers": _merge_sql("chargers", _CHARGER_COLUMNS, documents.charger_doc("")),
+    "sessions": _merge_sql("sessions", _SESSION_COLUMNS, documents.session_doc("")),
+}
 
 
 def charger_row(c: Charger) -> Row:

@@ -1,4 +1,4 @@
-"""The API's three read queries, rendered to the contract's JSON inside SQLite.
+"""The API's three read queries: stored JSON documents (see documents.py), concatenated.
 
 Calls are synchronous on purpose: each is one indexed lookup that finishes in microseconds, far
 less than a hop to a worker thread would cost; long scans are bounded by the contract's paging.
@@ -8,21 +8,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
 from evshare.model import Credential
 from evshare.store.port import Scope
 from evshare.store.sqlite.connection import FAR_FUTURE, FAR_PAST, translated_errors
-
-# json_patch('{}', ...) drops the keys whose value is null: optional fields are left out.
-_CHARGER_JSON = """json_patch('{}', json_object(
-    'id', c.id, 'name', c.name, 'serialNumber', c.serial_number, 'model', c.model,
-    'manufacturer', c.manufacturer, 'maxOutputPower', c.max_output_power_w,
-    'maxAvailableCurrent', c.max_available_current_a, 'outputVoltage', c.output_voltage_v,
-    'numberOfConnectors', c.number_of_connectors, 'timeZone', c.time_zone,
-    'latitude', c.latitude, 'longitude', c.longitude,
-    'commissioningDate', c.commissioning_date))"""
 
 _SCOPED = "c.id IN (SELECT charger_id FROM key_chargers WHERE key_name = :key)"
 _IN_IDS = "c.id IN (SELECT value FROM json_each(:ids))"
@@ -35,17 +27,6 @@ def _charger_filter(scope: Scope, ids: Sequence[str] | None) -> str:
     return " AND ".join(clauses) or "1"
 
 
-_SESSION_TIME = "strftime('%Y-%m-%dT%H:%M:%SZ', {}, 'unixepoch')"
-_SESSION_JSON = f"""CASE WHEN s.charging_duration_s IS NULL
-    THEN json_object('id', s.id, 'chargerId', s.charger_id, 'energy', s.energy_wh,
-        'startTime', {_SESSION_TIME.format("s.start_ts")},
-        'endTime', {_SESSION_TIME.format("s.end_ts")})
-    ELSE json_object('id', s.id, 'chargerId', s.charger_id, 'energy', s.energy_wh,
-        'startTime', {_SESSION_TIME.format("s.start_ts")},
-        'endTime', {_SESSION_TIME.format("s.end_ts")},
-        'chargingDuration', s.charging_duration_s) END"""
-
-
 def _visible(scope: Scope) -> str:
     if scope.all_chargers:
         return "SELECT 1 FROM chargers c WHERE c.id = :charger"
@@ -53,7 +34,7 @@ def _visible(scope: Scope) -> str:
 
 
 def _sessions_sql(scope: Scope) -> str:
-    return f"""SELECT {_SESSION_JSON} FROM sessions s
+    return f"""SELECT s.doc FROM sessions s
         WHERE s.charger_id = :charger AND s.start_ts >= :start AND s.start_ts < :end
           AND s.end_ts IS NOT NULL AND EXISTS ({_visible(scope)})
         ORDER BY s.start_ts, s.id"""
@@ -62,40 +43,57 @@ def _sessions_sql(scope: Scope) -> str:
 _SESSIONS_SQL = {all_: _sessions_sql(Scope("", all_)) for all_ in (True, False)}
 _VISIBLE_SQL = {all_: _visible(Scope("", all_)) for all_ in (True, False)}
 _CHARGER_SQL = {
-    all_: f"SELECT {_CHARGER_JSON} FROM chargers c WHERE c.id = :charger"
-    + ("" if all_ else f" AND {_SCOPED}")
+    all_: "SELECT c.doc FROM chargers c WHERE c.id = :charger" + ("" if all_ else f" AND {_SCOPED}")
     for all_ in (True, False)
 }
+
+
+def _credential(row: tuple[Any, ...]) -> Credential:
+    name, secret_hash, all_chargers, expires_at, not_after, revoked, plan = row
+    ends = [t for t in (expires_at, not_after) if t is not None]
+    return Credential(
+        key_name=name,
+        secret_hash=bytes(secret_hash),
+        all_chargers=bool(all_chargers),
+        not_after=min(ends) if ends else None,
+        revoked=bool(revoked),
+        plan=plan,
+    )
 
 
 def _joined(rows: list[tuple[str]]) -> bytes:
     return ("[" + ",".join(row[0] for row in rows) + "]").encode()
 
 
+_CREDENTIAL_SQL = """SELECT k.name, s.secret_hash, k.all_chargers, k.expires_at, s.not_after,
+        k.revoked_at IS NOT NULL, k.plan
+    FROM key_secrets s JOIN api_keys k ON k.name = s.key_name
+    WHERE s.lookup_id = ?"""
+_CACHED_CREDENTIALS = 4096
+
+
 class SqliteReads:
     _db: sqlite3.Connection
+    # Credentials found, and the data_version they were read at (see find_credential).
+    _credentials: dict[str, Credential | None]
+    _credentials_version: int
 
     async def find_credential(self, lookup_id: str) -> Credential | None:
+        # PRAGMA data_version changes whenever another connection commits: key management (the
+        # CLI, another worker) invalidates the cache at once, so a revoked key is refused on its
+        # next request. This connection's own writes (usage counts) never touch keys.
         with translated_errors():
-            row = self._db.execute(
-                """SELECT k.name, s.secret_hash, k.all_chargers, k.expires_at, s.not_after,
-                          k.revoked_at IS NOT NULL, k.plan
-                   FROM key_secrets s JOIN api_keys k ON k.name = s.key_name
-                   WHERE s.lookup_id = ?""",
-                (lookup_id,),
-            ).fetchone()
-        if row is None:
-            return None
-        name, secret_hash, all_chargers, expires_at, not_after, revoked, plan = row
-        ends = [t for t in (expires_at, not_after) if t is not None]
-        return Credential(
-            key_name=name,
-            secret_hash=bytes(secret_hash),
-            all_chargers=bool(all_chargers),
-            not_after=min(ends) if ends else None,
-            revoked=bool(revoked),
-            plan=plan,
-        )
+            (version,) = self._db.execute("PRAGMA data_version").fetchone()
+            if version != self._credentials_version or len(self._credentials) > _CACHED_CREDENTIALS:
+                self._credentials = {}
+                self._credentials_version = version
+            try:
+                return self._credentials[lookup_id]
+            except KeyError:
+                row = self._db.execute(_CREDENTIAL_SQL, (lookup_id,)).fetchone()
+        credential = None if row is None else _credential(row)
+        self._credentials[lookup_id] = credential
+        return credential
 
     async def chargers_json(
         self, scope: Scope, ids: Sequence[str] | None, offset: int, limit: int | None
@@ -109,7 +107,7 @@ class SqliteReads:
             if offset >= total or limit == 0:
                 return b"[]", total
             rows = self._db.execute(
-                f"SELECT {_CHARGER_JSON} FROM chargers c WHERE {where} ORDER BY c.id "
+                f"SELECT c.doc FROM chargers c WHERE {where} ORDER BY c.id "
                 "LIMIT :limit OFFSET :offset",
                 {**params, "limit": -1 if limit is None else limit, "offset": offset},
             ).fetchall()

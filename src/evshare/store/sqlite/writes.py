@@ -9,6 +9,7 @@ import orjson
 
 from evshare.model import Charger, Session, epoch
 from evshare.store.port import UpsertCounts
+from evshare.store.sqlite import documents
 from evshare.store.sqlite.connection import transaction, translated_errors
 
 _CHARGER_COLUMNS = (
@@ -19,22 +20,24 @@ _CHARGER_COLUMNS = (
 _SESSION_COLUMNS = "id, charger_id, start_ts, end_ts, energy_wh, charging_duration_s"
 
 
-def _upsert_sql(table: str, columns: str) -> str:
+def _upsert_sql(table: str, columns: str, doc: str) -> str:
     names = [c.strip() for c in columns.split(",")]
-    values = ", ".join("?" for _ in names)
+    given = ", ".join(f"? AS {n}" for n in names)
     changed = [n for n in names if n != "id"]
-    assign = ", ".join(f"{n} = excluded.{n}" for n in changed)
+    assign = ", ".join(f"{n} = excluded.{n}" for n in [*changed, "doc"])
     old = ", ".join(f"{table}.{n}" for n in changed)
     new = ", ".join(f"excluded.{n}" for n in changed)
-    # The WHERE keeps an identical row untouched, so `changes()` counts only real updates.
+    # The document is rendered from the given values by this statement; the WHERE keeps an
+    # identical row untouched, so `changes()` counts only real updates. ("WHERE true" lets
+    # SQLite parse an upsert of a SELECT.)
     return (
-        f"INSERT INTO {table} ({columns}) VALUES ({values}) "
-        f"ON CONFLICT (id) DO UPDATE SET {assign} WHERE ({old}) IS NOT ({new})"
+        f"INSERT INTO {table} ({columns}, doc) SELECT {columns}, {doc} FROM (SELECT {given}) "
+        f"WHERE true ON CONFLICT (id) DO UPDATE SET {assign} WHERE ({old}) IS NOT ({new})"
     )
 
 
-UPSERT_CHARGER = _upsert_sql("chargers", _CHARGER_COLUMNS)
-UPSERT_SESSION = _upsert_sql("sessions", _SESSION_COLUMNS)
+UPSERT_CHARGER = _upsert_sql("chargers", _CHARGER_COLUMNS, documents.charger_doc(""))
+UPSERT_SESSION = _upsert_sql("sessions", _SESSION_COLUMNS, documents.session_doc(""))
 
 
 def charger_row(c: Charger) -> tuple[object, ...]:

@@ -1,0 +1,34 @@
+"""The contract's JSON for a charger or a session, as a PostgreSQL expression over its columns.
+
+Written into the `doc` column by the same statement that writes the row (see writes.py), so a
+read only concatenates documents. `prefix` qualifies the columns ('' or e.g. 'excluded.').
+"""
+
+from __future__ import annotations
+
+
+def charger_doc(prefix: str) -> str:
+    p = prefix
+    # json_strip_nulls drops the keys whose value is null: optional fields are left out.
+    return f"""json_strip_nulls(json_build_object(
+        'id', {p}id, 'name', {p}name, 'serialNumber', {p}serial_number, 'model', {p}model,
+        'manufacturer', {p}manufacturer, 'maxOutputPower', {p}max_output_power_w,
+        'maxAvailableCurrent', {p}max_available_current_a, 'outputVoltage', {p}output_voltage_v,
+        'numberOfConnectors', {p}number_of_connectors, 'timeZone', {p}time_zone,
+        'latitude', {p}latitude, 'longitude', {p}longitude,
+        'commissioningDate', {p}commissioning_date))::text"""
+
+
+def _utc(column: str) -> str:
+    return f"""to_char(to_timestamp({column}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+
+
+def session_doc(prefix: str) -> str:
+    p = prefix
+    # Spelled out: to_json quotes the strings, numbers print as JSON numbers; a session in
+    # progress has no endTime (and is never served), an unknown chargingDuration is left out.
+    return f"""'{{"id":' || to_json({p}id) || ',"chargerId":' || to_json({p}charger_id)
+        || ',"energy":' || {p}energy_wh
+        || ',"startTime":"' || {_utc(p + "start_ts")} || '"'
+        || coalesce(',"endTime":"' || {_utc(p + "end_ts")} || '"', '')
+        || coalesce(',"chargingDuration":' || {p}charging_duration_s, '') || '}}'"""
