@@ -1,4 +1,5 @@
-"""The API's three read queries: stored JSON documents (see documents.py), concatenated.
+"""The API's three read queries, answered with the contract's JSON: chargers' stored documents,
+sessions rendered by PostgreSQL as they are read (see documents.py).
 
 One round trip each (two for an empty list of sessions, to tell an empty range from a hidden
 charger). A page of chargers is assembled with `string_agg` rather than `json_agg`, whose output
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 
 from evshare.model import Credential
 from evshare.store.port import Scope
+from evshare.store.postgres import documents
 from evshare.store.postgres.connection import FAR_FUTURE, FAR_PAST, Connection, Database
 
 # OFFSET and LIMIT take a bigint; a page beyond it is as empty as one just past the end.
@@ -55,7 +57,7 @@ def _visible(all_chargers: bool) -> str:
 
 def _sessions_sql(all_chargers: bool) -> str:
     # Rows in index order, joined by the caller: cheaper than sorting inside string_agg.
-    return f"""SELECT s.doc FROM sessions s
+    return f"""SELECT {documents.session_doc("s.")} FROM sessions s
         WHERE s.charger_id = %(charger)s AND s.start_ts >= %(start)s AND s.start_ts < %(end)s
           AND s.end_ts IS NOT NULL AND EXISTS ({_visible(all_chargers)})
         ORDER BY s.start_ts, s.id"""

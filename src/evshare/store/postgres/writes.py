@@ -34,17 +34,18 @@ _SESSION_COLUMNS = ("id", "charger_id", "start_ts", "end_ts", "energy_wh", "char
 Row = tuple[object, ...]
 
 
-def _merge_sql(table: str, columns: Sequence[str], doc: str) -> str:
+def _merge_sql(table: str, columns: Sequence[str], doc: str | None = None) -> str:
     names = ", ".join(columns)
     changed = [c for c in columns if c != "id"]
-    assign = ", ".join(f"{c} = excluded.{c}" for c in [*changed, "doc"])
+    assign = ", ".join(f"{c} = excluded.{c}" for c in [*changed, *(["doc"] if doc else [])])
     old = ", ".join(f"{table}.{c}" for c in changed)
     new = ", ".join(f"excluded.{c}" for c in changed)
-    # The document is rendered from the incoming columns by this statement. The WHERE leaves an
+    # A document is rendered from the incoming columns by this statement. The WHERE leaves an
     # identical row untouched and out of RETURNING; of the rows returned, a new one has no xmax
     # (no earlier version of it was replaced).
     return f"""WITH merged (inserted) AS (
-            INSERT INTO {table} ({names}, doc) SELECT {names}, {doc} FROM incoming
+            INSERT INTO {table} ({names}{", doc" if doc else ""})
+            SELECT {names}{", " + doc if doc else ""} FROM incoming
             ON CONFLICT (id) DO UPDATE SET {assign} WHERE ({old}) IS DISTINCT FROM ({new})
             RETURNING xmax = 0)
         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"""
@@ -56,7 +57,7 @@ _COPY = {
 }
 _MERGE = {
     "chargers": _merge_sql("chargers", _CHARGER_COLUMNS, documents.charger_doc("")),
-    "sessions": _merge_sql("sessions", _SESSION_COLUMNS, documents.session_doc("")),
+    "sessions": _merge_sql("sessions", _SESSION_COLUMNS),
 }
 
 

@@ -17,7 +17,7 @@ class SqliteStore(SqliteReads, SqliteKeys, SqliteWrites, SqliteImports, SqlitePl
     def __init__(self, database_url: str) -> None:
         self._db = connect(existing_folder_path(database_url))
         self._credentials = {}
-        self._credentials_version = -1
+        self._credentials_version = (-1, -1)
 
     async def ping(self) -> None:
         with translated_errors():

@@ -1,8 +1,9 @@
 """The contract's JSON for a charger or a session, as a SQLite expression over its columns.
 
-Written into the `doc` column by the same statement that writes the row (see writes.py), so a
-read only concatenates documents. `prefix` qualifies the columns: '' for the table being
-updated, 'excluded.' inside an upsert.
+A charger's is stored in its `doc` column by the statement that writes the row (writes.py); a
+session's is rendered as it is read (reads.py). Measured on 1M sessions: a stored session
+document cut a bulk import from 255k to 72k rows/s, for about 40 us saved on a month's read.
+`prefix` qualifies the columns ('' or e.g. 's.').
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The API's three read queries: stored JSON documents (see documents.py), concatenated.
+"""The API's three read queries, answered with the contract's JSON: chargers' stored documents,
+sessions rendered by SQLite as they are read (see documents.py).
 
 Calls are synchronous on purpose: each is one indexed lookup that finishes in microseconds, far
 less than a hop to a worker thread would cost; long scans are bounded by the contract's paging.
@@ -14,6 +15,7 @@ import orjson
 
 from evshare.model import Credential
 from evshare.store.port import Scope
+from evshare.store.sqlite import documents
 from evshare.store.sqlite.connection import FAR_FUTURE, FAR_PAST, translated_errors
 
 _SCOPED = "c.id IN (SELECT charger_id FROM key_chargers WHERE key_name = :key)"
@@ -34,7 +36,7 @@ def _visible(scope: Scope) -> str:
 
 
 def _sessions_sql(scope: Scope) -> str:
-    return f"""SELECT s.doc FROM sessions s
+    return f"""SELECT {documents.session_doc("s.")} FROM sessions s
         WHERE s.charger_id = :charger AND s.start_ts >= :start AND s.start_ts < :end
           AND s.end_ts IS NOT NULL AND EXISTS ({_visible(scope)})
         ORDER BY s.start_ts, s.id"""
@@ -76,14 +78,15 @@ class SqliteReads:
     _db: sqlite3.Connection
     # Credentials found, and the data_version they were read at (see find_credential).
     _credentials: dict[str, Credential | None]
-    _credentials_version: int
+    _credentials_version: tuple[int, int]
 
     async def find_credential(self, lookup_id: str) -> Credential | None:
-        # PRAGMA data_version changes whenever another connection commits: key management (the
-        # CLI, another worker) invalidates the cache at once, so a revoked key is refused on its
-        # next request. This connection's own writes (usage counts) never touch keys.
+        # Any write invalidates the cache: PRAGMA data_version changes when another connection
+        # commits (the CLI, another worker), total_changes when this one writes. A revoked key
+        # is refused on its next request.
         with translated_errors():
-            (version,) = self._db.execute("PRAGMA data_version").fetchone()
+            (others,) = self._db.execute("PRAGMA data_version").fetchone()
+            version = (others, self._db.total_changes)
             if version != self._credentials_version or len(self._credentials) > _CACHED_CREDENTIALS:
                 self._credentials = {}
                 self._credentials_version = version

@@ -20,24 +20,27 @@ _CHARGER_COLUMNS = (
 _SESSION_COLUMNS = "id, charger_id, start_ts, end_ts, energy_wh, charging_duration_s"
 
 
-def _upsert_sql(table: str, columns: str, doc: str) -> str:
+def _upsert_sql(table: str, columns: str, doc: str | None = None) -> str:
     names = [c.strip() for c in columns.split(",")]
-    given = ", ".join(f"? AS {n}" for n in names)
     changed = [n for n in names if n != "id"]
-    assign = ", ".join(f"{n} = excluded.{n}" for n in [*changed, "doc"])
+    assign = ", ".join(f"{n} = excluded.{n}" for n in [*changed, *(["doc"] if doc else [])])
     old = ", ".join(f"{table}.{n}" for n in changed)
     new = ", ".join(f"excluded.{n}" for n in changed)
-    # The document is rendered from the given values by this statement; the WHERE keeps an
-    # identical row untouched, so `changes()` counts only real updates. ("WHERE true" lets
-    # SQLite parse an upsert of a SELECT.)
+    # The WHERE keeps an identical row untouched, so `changes()` counts only real updates.
+    upsert = f"ON CONFLICT (id) DO UPDATE SET {assign} WHERE ({old}) IS NOT ({new})"
+    if doc is None:
+        return f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' for _ in names)}) {upsert}"
+    # The document is rendered from the given values by this statement ("WHERE true" lets
+    # SQLite parse an upsert of a SELECT).
+    given = ", ".join(f"? AS {n}" for n in names)
     return (
         f"INSERT INTO {table} ({columns}, doc) SELECT {columns}, {doc} FROM (SELECT {given}) "
-        f"WHERE true ON CONFLICT (id) DO UPDATE SET {assign} WHERE ({old}) IS NOT ({new})"
+        f"WHERE true {upsert}"
     )
 
 
 UPSERT_CHARGER = _upsert_sql("chargers", _CHARGER_COLUMNS, documents.charger_doc(""))
-UPSERT_SESSION = _upsert_sql("sessions", _SESSION_COLUMNS, documents.session_doc(""))
+UPSERT_SESSION = _upsert_sql("sessions", _SESSION_COLUMNS)
 
 
 def charger_row(c: Charger) -> tuple[object, ...]:
