@@ -1,0 +1,39 @@
+"""The schema check: HEAD is Alembic's head, and the driver-level check agrees with Alembic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evshare.errors import SchemaOutOfDate
+from evshare.store import schema
+
+
+def test_head_is_the_newest_migration() -> None:
+    assert schema.HEAD == schema.head_revision(), "update schema.HEAD to the new migration"
+
+
+def test_an_empty_database_has_no_revision_and_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert schema.current_revision(url) is None
+    with pytest.raises(SchemaOutOfDate, match="evshare db upgrade"):
+        schema.require_current(url)
+
+
+def test_every_store_reads_its_revision_after_upgrade(database_url: str) -> None:
+    assert schema.current_revision(database_url) == schema.HEAD
+    schema.require_current(database_url)
+
+
+def test_the_check_does_not_import_alembic() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, tempfile; from evshare.store import schema; "
+        "schema.current_revision('sqlite:///' + tempfile.mkdtemp() + '/x.db'); "
+        "print('alembic' in sys.modules, 'sqlalchemy' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
