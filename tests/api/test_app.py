@@ -152,12 +152,18 @@ class FailingStore:
     async def ping(self) -> None:
         raise self.error
 
+    async def add_usage(self, _rows: object) -> None:
+        """Usage counts still land: only the data queries fail."""
+
 
 async def _call(store: Any, path: str) -> httpx.Response:
     app = create_app(load_settings(), store=store)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        return await http.get(path, headers={"x-api-key": "evs_0123456789ab_" + "A" * 43})
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            return await http.get(path, headers={"x-api-key": "evs_0123456789ab_" + "A" * 43})
+    finally:
+        await app.shutdown()
 
 
 @pytest.mark.anyio
