@@ -11,7 +11,7 @@ from evshare.store import schema
 
 
 def test_head_is_the_newest_migration() -> None:
-    assert schema.HEAD == schema.head_revision(), "update schema.HEAD to the new migration"
+    assert schema.head_revision() == schema.HEAD, "update schema.HEAD to the new migration"
 
 
 def test_an_empty_database_has_no_revision_and_is_refused(tmp_path: Path) -> None:
