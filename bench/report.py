@@ -14,7 +14,7 @@ from typing import Any, Literal
 import orjson
 
 Status = Literal["ok", "skipped", "failed"]
-PACKAGES = ("evshare", "uvicorn", "uvloop", "httptools", "starlette", "orjson", "psycopg", "redis")
+PACKAGES = ("evshare", "uvicorn", "uvloop", "httptools", "orjson", "psycopg", "redis")
 BUSY_CORES = 0.15  # other processes' CPU above which a measurement is flagged as disturbed
 _MARK = {True: "✅ pass", False: "❌ fail", None: "⏭ skipped"}
 
