@@ -37,3 +37,20 @@ def test_the_check_does_not_import_alembic() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_an_empty_postgres_database_has_no_revision(postgres_url: str) -> None:
+    import psycopg
+
+    name = "evshare_test_empty_schema"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+        assert schema.current_revision(url) is None
+        with pytest.raises(SchemaOutOfDate, match="evshare db upgrade"):
+            schema.require_current(url)
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

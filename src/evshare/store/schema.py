@@ -106,13 +106,14 @@ def current_revision(database_url: str) -> str | None:
 
     try:
         with psycopg.connect(database_url, connect_timeout=10) as db:
-            row = db.execute(
-                "SELECT CASE WHEN to_regclass('alembic_version') IS NULL THEN NULL "
-                "ELSE (SELECT version_num FROM alembic_version LIMIT 1) END"
-            ).fetchone()
+            # Two statements: PostgreSQL resolves a table name even in a branch never taken.
+            (table,) = db.execute("SELECT to_regclass('alembic_version')").fetchone() or (None,)
+            if table is None:
+                return None
+            row = db.execute("SELECT version_num FROM alembic_version LIMIT 1").fetchone()
     except psycopg.Error as exc:
         raise Unavailable(f"cannot reach the database: {exc}") from None
-    return None if row is None or row[0] is None else str(row[0])
+    return None if row is None else str(row[0])
 
 
 def upgrade(database_url: str) -> SchemaState:
