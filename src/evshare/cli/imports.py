@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -19,8 +20,10 @@ from evshare.cli.common import DatabaseUrl, err_console, parse_moment, settings_
 from evshare.errors import ConfigError
 from evshare.ingest import RowError, load_mapping
 from evshare.ingest.load import ImportReport, Kind, run_import
+from evshare.ingest.mapping import CHARGER_FIELDS, SESSION_FIELDS
 from evshare.model import Charger, Session
 from evshare.store import Store, open_store
+from evshare.store.rows import charger_row
 
 import_app = typer.Typer(help="Import chargers or sessions from files.", no_args_is_help=True)
 export_app = typer.Typer(
@@ -204,45 +207,14 @@ import_app.command("ocpi-cdrs")(
     _command("ocpi-cdrs", "Import OCPI 2.2.1 CDRs as sessions (chargerId = the EVSE uid).")
 )
 
-CHARGER_FIELDS = (
-    "id",
-    "name",
-    "serialNumber",
-    "model",
-    "manufacturer",
-    "maxOutputPower",
-    "maxAvailableCurrent",
-    "outputVoltage",
-    "numberOfConnectors",
-    "timeZone",
-    "latitude",
-    "longitude",
-    "commissioningDate",
-)
-SESSION_FIELDS = ("id", "chargerId", "energy", "startTime", "endTime", "chargingDuration")
-
 
 def charger_wire(c: Charger) -> dict[str, Any]:
-    values = (
-        c.id,
-        c.name,
-        c.serial_number,
-        c.model,
-        c.manufacturer,
-        c.max_output_power_w,
-        c.max_available_current_a,
-        c.output_voltage_v,
-        c.number_of_connectors,
-        c.time_zone,
-        c.latitude,
-        c.longitude,
-        None if c.commissioning_date is None else c.commissioning_date.isoformat(),
-    )
-    return {k: v for k, v in zip(CHARGER_FIELDS, values, strict=True) if v is not None}
+    # The chargers table's columns run in the contract's field order.
+    return {k: v for k, v in zip(CHARGER_FIELDS, charger_row(c), strict=True) if v is not None}
 
 
-def _utc(moment: Any) -> str:
-    return str(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+def _utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def session_wire(s: Session) -> dict[str, Any]:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import date
 
 from psycopg.rows import TupleRow
 
-from evshare.model import Charger, Session, from_epoch
+from evshare.model import Charger, Session
 from evshare.store.port import UpsertCounts
 from evshare.store.postgres.connection import (
     FAR_FUTURE,
@@ -22,7 +21,15 @@ from evshare.store.postgres.connection import (
     Database,
     Transaction,
 )
-from evshare.store.postgres.writes import UPSERT_STATEMENTS, charger_row, session_row, upsert
+from evshare.store.postgres.writes import UPSERT_STATEMENTS, upsert
+from evshare.store.rows import (
+    CHARGER_COLUMNS,
+    SESSION_COLUMNS,
+    charger_from_row,
+    charger_row,
+    session_from_row,
+    session_row,
+)
 
 _PAGE = 5000
 
@@ -32,15 +39,13 @@ _REPEATED = """WITH batch AS (SELECT DISTINCT unnest(%s::text[]) AS id),
         new AS (INSERT INTO import_seen SELECT id FROM batch ON CONFLICT DO NOTHING RETURNING id)
     SELECT id FROM batch EXCEPT SELECT id FROM new"""
 
-_CHARGER_COLUMNS = """id, name, serial_number, model, manufacturer, max_output_power_w,
-    max_available_current_a, output_voltage_v, number_of_connectors, time_zone, latitude,
-    longitude, commissioning_date"""
+_CHARGER_COLUMNS = ", ".join(CHARGER_COLUMNS)
 _CHARGERS_FIRST = f"SELECT {_CHARGER_COLUMNS} FROM chargers ORDER BY id LIMIT {_PAGE}"
 _CHARGERS_AFTER = (
     f"SELECT {_CHARGER_COLUMNS} FROM chargers WHERE id > %(after)s ORDER BY id LIMIT {_PAGE}"
 )
 
-_SESSION_COLUMNS = "id, charger_id, start_ts, end_ts, energy_wh, charging_duration_s"
+_SESSION_COLUMNS = ", ".join(SESSION_COLUMNS)
 _IN_RANGE = "start_ts >= %(start)s AND start_ts < %(end)s"
 _SESSION_ORDER = f"ORDER BY charger_id, start_ts, id LIMIT {_PAGE}"
 _SESSIONS_SQL = {  # by (one charger only?, first page?)
@@ -54,31 +59,6 @@ _SESSIONS_SQL = {  # by (one charger only?, first page?)
         WHERE charger_id = %(charger)s AND {_IN_RANGE}
           AND (start_ts, id) > (%(start_after)s, %(id_after)s) {_SESSION_ORDER}""",
 }
-
-
-def charger_from_row(row: TupleRow) -> Charger:
-    cid, name, serial, model, maker, power, current, volts, connectors, zone, lat, lon, day = row
-    return Charger(
-        id=cid,
-        name=name,
-        serial_number=serial,
-        model=model,
-        manufacturer=maker,
-        max_output_power_w=power,
-        max_available_current_a=current,
-        output_voltage_v=volts,
-        number_of_connectors=connectors,
-        time_zone=zone,
-        latitude=lat,
-        longitude=lon,
-        commissioning_date=None if day is None else date.fromisoformat(day),
-    )
-
-
-def session_from_row(row: TupleRow) -> Session:
-    sid, charger, start_ts, end_ts, energy, duration = row
-    end = None if end_ts is None else from_epoch(end_ts)
-    return Session(sid, charger, from_epoch(start_ts), end, energy, duration)
 
 
 class PostgresImportSession:

@@ -8,43 +8,14 @@ order rules out a deadlock between them).
 
 from __future__ import annotations
 
-import math
-
-from psycopg.rows import TupleRow
-
 from evshare.errors import KeyManagementError
 from evshare.limits import UNLIMITED
+from evshare.limits.plans import in_use_message
 from evshare.model import Plan
 from evshare.store.postgres.connection import Connection, Database
+from evshare.store.rows import PLAN_COLUMNS, plan_from_row, plan_row
 
-_COLUMNS = "name, rate, burst, quota, period"
-
-
-def _row(plan: Plan) -> tuple[object, ...]:
-    """No throttle (an infinite rate) is stored as a NULL rate and burst."""
-    throttled = math.isfinite(plan.rate)
-    return (
-        plan.name,
-        plan.rate if throttled else None,
-        plan.burst if throttled else None,
-        plan.quota,
-        plan.period,
-    )
-
-
-def _plan(row: TupleRow) -> Plan:
-    name, rate, burst, quota, period = row
-    if rate is None:
-        return Plan(name=name, rate=math.inf, burst=0, quota=quota, period=period)
-    return Plan(name=name, rate=float(rate), burst=int(burst), quota=quota, period=period)
-
-
-def _in_use(name: str, users: list[str]) -> str:
-    shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
-    return (
-        f"the plan {name!r} is used by {len(users)} key(s): {shown}; move them to another plan "
-        "with `evshare keys set-plan KEY PLAN` first"
-    )
+_COLUMNS = ", ".join(PLAN_COLUMNS)
 
 
 class PostgresPlans:
@@ -55,7 +26,7 @@ class PostgresPlans:
             cursor = await conn.execute(
                 f"INSERT INTO plans ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s) "
                 "ON CONFLICT (name) DO NOTHING",
-                _row(plan),
+                plan_row(plan),
             )
             if cursor.rowcount == 0:
                 raise KeyManagementError(f"a plan named {plan.name!r} already exists")
@@ -65,7 +36,7 @@ class PostgresPlans:
     async def list_plans(self) -> list[Plan]:
         async def query(conn: Connection) -> list[Plan]:
             cursor = await conn.execute(f'SELECT {_COLUMNS} FROM plans ORDER BY name COLLATE "C"')
-            return [_plan(row) for row in await cursor.fetchall()]
+            return [plan_from_row(row) for row in await cursor.fetchall()]
 
         return await self._db.read(query)
 
@@ -73,7 +44,7 @@ class PostgresPlans:
         async def query(conn: Connection) -> Plan | None:
             cursor = await conn.execute(f"SELECT {_COLUMNS} FROM plans WHERE name = %s", (name,))
             row = await cursor.fetchone()
-            return None if row is None else _plan(row)
+            return None if row is None else plan_from_row(row)
 
         return await self._db.read(query)
 
@@ -87,7 +58,7 @@ class PostgresPlans:
             )
             users = [row[0] for row in await cursor.fetchall()]
             if users:
-                raise KeyManagementError(_in_use(name, users))
+                raise KeyManagementError(in_use_message(name, users))
             await conn.execute("DELETE FROM plans WHERE name = %s", (name,))
 
         await self._db.write(work, statements=3)

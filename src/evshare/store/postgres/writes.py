@@ -9,29 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evshare.model import Charger, Session, epoch
+from evshare.model import Charger, Session
 from evshare.store.port import UpsertCounts
 from evshare.store.postgres import documents
 from evshare.store.postgres.connection import Connection, Database
+from evshare.store.rows import CHARGER_COLUMNS, SESSION_COLUMNS, Row, charger_row, session_row
 
-_CHARGER_COLUMNS = (
-    "id",
-    "name",
-    "serial_number",
-    "model",
-    "manufacturer",
-    "max_output_power_w",
-    "max_available_current_a",
-    "output_voltage_v",
-    "number_of_connectors",
-    "time_zone",
-    "latitude",
-    "longitude",
-    "commissioning_date",
-)
-_SESSION_COLUMNS = ("id", "charger_id", "start_ts", "end_ts", "energy_wh", "charging_duration_s")
-
-Row = tuple[object, ...]
+_CHARGER_COLUMNS = CHARGER_COLUMNS
+_SESSION_COLUMNS = SESSION_COLUMNS
 
 
 def _merge_sql(table: str, columns: Sequence[str], doc: str | None = None) -> str:
@@ -61,36 +46,6 @@ _MERGE = {
 }
 
 
-def charger_row(c: Charger) -> Row:
-    return (
-        c.id,
-        c.name,
-        c.serial_number,
-        c.model,
-        c.manufacturer,
-        c.max_output_power_w,
-        c.max_available_current_a,
-        c.output_voltage_v,
-        c.number_of_connectors,
-        c.time_zone,
-        c.latitude,
-        c.longitude,
-        None if c.commissioning_date is None else c.commissioning_date.isoformat(),
-    )
-
-
-def session_row(s: Session) -> Row:
-    return (
-        s.id,
-        s.charger_id,
-        epoch(s.start_time),
-        None if s.end_time is None else epoch(s.end_time),
-        s.energy_wh,
-        s.charging_duration_s,
-    )
-
-
-# CREATE, COPY, INSERT, DROP.
 UPSERT_STATEMENTS = 4
 
 

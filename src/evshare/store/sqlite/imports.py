@@ -5,21 +5,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import date
-from typing import Any
 
 import orjson
 
-from evshare.model import Charger, Session, from_epoch
+from evshare.model import Charger, Session
 from evshare.store.port import UpsertCounts
+from evshare.store.rows import charger_from_row, charger_row, session_from_row, session_row
 from evshare.store.sqlite.connection import FAR_FUTURE, FAR_PAST, translated_errors
-from evshare.store.sqlite.writes import (
-    UPSERT_CHARGER,
-    UPSERT_SESSION,
-    charger_row,
-    session_row,
-    upsert_rows,
-)
+from evshare.store.sqlite.writes import UPSERT_CHARGER, UPSERT_SESSION, upsert_rows
 
 _EXPORT_CHARGERS = """SELECT id, name, serial_number, model, manufacturer, max_output_power_w,
     max_available_current_a, output_voltage_v, number_of_connectors, time_zone, latitude,
@@ -28,26 +21,6 @@ _EXPORT_SESSIONS = """SELECT id, charger_id, start_ts, end_ts, energy_wh, chargi
     FROM sessions WHERE (:charger IS NULL OR charger_id = :charger)
       AND start_ts >= :start AND start_ts < :end
     ORDER BY charger_id, start_ts, id"""
-
-
-def charger_from_row(row: tuple[Any, ...]) -> Charger:
-    """A Charger from the chargers table's columns, in their order."""
-    cid, name, serial, model, maker, power, current, volts, connectors, zone, lat, lon, day = row
-    return Charger(
-        id=str(cid),
-        name=str(name),
-        serial_number=serial,
-        model=model,
-        manufacturer=maker,
-        max_output_power_w=power,
-        max_available_current_a=current,
-        output_voltage_v=volts,
-        number_of_connectors=connectors,
-        time_zone=zone,
-        latitude=lat,
-        longitude=lon,
-        commissioning_date=None if day is None else date.fromisoformat(str(day)),
-    )
 
 
 _IMPORT_CACHE_KIB = 256 * 1024
@@ -138,12 +111,5 @@ class SqliteImports:
         }
         with translated_errors():
             cursor = self._db.execute(_EXPORT_SESSIONS, params)
-        for sid, charger, start_ts, end_ts, energy, duration in cursor:
-            yield Session(
-                sid,
-                charger,
-                from_epoch(start_ts),
-                None if end_ts is None else from_epoch(end_ts),
-                energy,
-                duration,
-            )
+        for row in cursor:
+            yield session_from_row(row)

@@ -7,43 +7,16 @@ putting a key on it.
 
 from __future__ import annotations
 
-import math
 import sqlite3
-from typing import Any
 
 from evshare.errors import KeyManagementError
 from evshare.limits import UNLIMITED
+from evshare.limits.plans import in_use_message
 from evshare.model import Plan
+from evshare.store.rows import PLAN_COLUMNS, plan_from_row, plan_row
 from evshare.store.sqlite.connection import transaction, translated_errors
 
-COLUMNS = "name, rate, burst, quota, period"
-
-
-def plan_row(plan: Plan) -> tuple[object, ...]:
-    """No throttle (an infinite rate) is stored as a NULL rate and burst."""
-    throttled = math.isfinite(plan.rate)
-    return (
-        plan.name,
-        plan.rate if throttled else None,
-        plan.burst if throttled else None,
-        plan.quota,
-        plan.period,
-    )
-
-
-def plan_of(row: tuple[Any, ...]) -> Plan:
-    name, rate, burst, quota, period = row
-    if rate is None:
-        return Plan(name=name, rate=math.inf, burst=0, quota=quota, period=period)
-    return Plan(name=name, rate=float(rate), burst=int(burst), quota=quota, period=period)
-
-
-def in_use_message(name: str, users: list[str]) -> str:
-    shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
-    return (
-        f"the plan {name!r} is used by {len(users)} key(s): {shown}; move them to another plan "
-        "with `evshare keys set-plan KEY PLAN` first"
-    )
+COLUMNS = ", ".join(PLAN_COLUMNS)
 
 
 class SqlitePlans:
@@ -58,14 +31,14 @@ class SqlitePlans:
     async def list_plans(self) -> list[Plan]:
         with translated_errors():
             rows = self._db.execute(f"SELECT {COLUMNS} FROM plans ORDER BY name").fetchall()
-        return [plan_of(row) for row in rows]
+        return [plan_from_row(row) for row in rows]
 
     async def get_plan(self, name: str) -> Plan | None:
         with translated_errors():
             row = self._db.execute(
                 f"SELECT {COLUMNS} FROM plans WHERE name = ?", (name,)
             ).fetchone()
-        return None if row is None else plan_of(row)
+        return None if row is None else plan_from_row(row)
 
     async def delete_plan(self, name: str) -> None:
         with transaction(self._db) as db:

@@ -7,17 +7,14 @@ from collections.abc import Sequence
 
 import orjson
 
-from evshare.model import Charger, Session, epoch
+from evshare.model import Charger, Session
 from evshare.store.port import UpsertCounts
+from evshare.store.rows import CHARGER_COLUMNS, SESSION_COLUMNS, charger_row, session_row
 from evshare.store.sqlite import documents
 from evshare.store.sqlite.connection import transaction, translated_errors
 
-_CHARGER_COLUMNS = (
-    "id, name, serial_number, model, manufacturer, max_output_power_w, "
-    "max_available_current_a, output_voltage_v, number_of_connectors, time_zone, "
-    "latitude, longitude, commissioning_date"
-)
-_SESSION_COLUMNS = "id, charger_id, start_ts, end_ts, energy_wh, charging_duration_s"
+_CHARGER_COLUMNS = ", ".join(CHARGER_COLUMNS)
+_SESSION_COLUMNS = ", ".join(SESSION_COLUMNS)
 
 
 def _upsert_sql(table: str, columns: str, doc: str | None = None) -> str:
@@ -41,35 +38,6 @@ def _upsert_sql(table: str, columns: str, doc: str | None = None) -> str:
 
 UPSERT_CHARGER = _upsert_sql("chargers", _CHARGER_COLUMNS, documents.charger_doc(""))
 UPSERT_SESSION = _upsert_sql("sessions", _SESSION_COLUMNS)
-
-
-def charger_row(c: Charger) -> tuple[object, ...]:
-    return (
-        c.id,
-        c.name,
-        c.serial_number,
-        c.model,
-        c.manufacturer,
-        c.max_output_power_w,
-        c.max_available_current_a,
-        c.output_voltage_v,
-        c.number_of_connectors,
-        c.time_zone,
-        c.latitude,
-        c.longitude,
-        None if c.commissioning_date is None else c.commissioning_date.isoformat(),
-    )
-
-
-def session_row(s: Session) -> tuple[object, ...]:
-    return (
-        s.id,
-        s.charger_id,
-        epoch(s.start_time),
-        None if s.end_time is None else epoch(s.end_time),
-        s.energy_wh,
-        s.charging_duration_s,
-    )
 
 
 def upsert_rows(
