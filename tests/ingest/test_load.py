@@ -234,3 +234,14 @@ def test_a_nul_character_is_a_row_error_on_every_store(
     path = ndjson(tmp_path / "c.ndjson", rows[1:])
     with pytest.raises(ImportFailed, match=r"c\.ndjson:1: name=.*NUL"):
         load(chargers_loaded, "chargers", [path])
+
+
+def test_progress_counts_the_bytes_of_every_file_and_only_goes_forward(
+    chargers_loaded: str, tmp_path: Path
+) -> None:
+    first = ndjson(tmp_path / "a.ndjson", [session(n) for n in range(2000)])
+    second = ndjson(tmp_path / "b.ndjson", [session(n) for n in range(2000, 2500)])
+    seen: list[int] = []
+    load(chargers_loaded, "sessions", [first, second], progress=seen.append)
+    assert seen == sorted(seen)
+    assert seen[-1] == Path(first).stat().st_size + Path(second).stat().st_size

@@ -111,13 +111,9 @@ def _progress(
         transient=True,
     ) as bar:
         task = bar.add_task("import", total=total, rows=0, rate=0.0)
-        done_before = 0  # bytes of the files already finished
-        last = 0
 
-        def on_bytes(count: int) -> None:
-            nonlocal last
-            last = count
-            bar.update(task, completed=done_before + count)
+        def on_bytes(count: int) -> None:  # bytes of every file so far (see ingest/load.py)
+            bar.update(task, completed=count)
 
         def on_rows(count: int) -> None:
             nonlocal rows

@@ -74,6 +74,28 @@ class _BatchIds:
         return False
 
 
+class _BytesRead:
+    """Turns each reader's byte count (from 0 for every file) into one count for the whole
+    invocation, so that a progress bar over several files only moves forward."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._finished = 0  # bytes of the files already read
+        self._current = 0
+
+    def of_file(self) -> Progress | None:
+        if self._progress is None:
+            return None
+        self._finished += self._current
+        self._current = 0
+        return self._report
+
+    def _report(self, count: int) -> None:
+        self._current = count
+        if self._progress is not None:
+            self._progress(self._finished + count)
+
+
 def _display_name(source: Source) -> str:
     return "<stdin>" if str(source) == STDIN else str(source)
 
@@ -93,7 +115,8 @@ async def run_import(
     batch_size: int = BATCH,
 ) -> ImportReport:
     """Import `sources`; ImportFailed (nothing written) on an unreadable file, or on the first
-    batch with a bad row unless `skip_invalid`. Every bad row is still read and reported."""
+    batch with a bad row unless `skip_invalid`. Every bad row is still read and reported.
+    `progress` is told the bytes read so far across all `sources`, as stored (gzip compressed)."""
     report = ImportReport(dry_run=dry_run)
     zones: dict[str, str | None] = {}
     if kind in ("sessions", "ocpi-cdrs"):
@@ -107,10 +130,11 @@ async def run_import(
         if on_reject is not None:
             on_reject(error)
 
+    read = _BytesRead(progress)
     async with store.importing(dry_run=dry_run) as session:
         for source in sources:
             ids = _BatchIds()
-            rows = _reader(kind, source, format, mapping, charger_info, ids, progress)
+            rows = _reader(kind, source, format, mapping, charger_info, ids, read.of_file())
             batch: list[Charger | Session] = []
             for item in rows:
                 if isinstance(item, RowError):
