@@ -245,3 +245,38 @@ def test_progress_counts_the_bytes_of_every_file_and_only_goes_forward(
     load(chargers_loaded, "sessions", [first, second], progress=seen.append)
     assert seen == sorted(seen)
     assert seen[-1] == Path(first).stat().st_size + Path(second).stat().st_size
+
+
+def test_export_selects_whole_utc_days_and_refuses_anything_but_a_date(
+    chargers_loaded: str, tmp_path: Path
+) -> None:
+    rows = [
+        session(1, startTime="2025-01-01T23:59:59Z", endTime="2025-01-02T01:00:00Z"),
+        session(2, startTime="2025-01-02T00:00:00Z", endTime="2025-01-02T01:00:00Z"),
+        session(3, startTime="2025-01-02T23:59:59Z", endTime="2025-01-03T01:00:00Z"),
+        session(4, startTime="2025-01-03T00:00:00Z", endTime="2025-01-03T01:00:00Z"),
+    ]
+    load(chargers_loaded, "sessions", [ndjson(tmp_path / "s.ndjson", rows)])
+    env = {**os.environ, "EVSHARE_DATABASE_URL": chargers_loaded}
+    day = subprocess.run(
+        [EVSHARE, "export", "sessions", "--from", "2025-01-02", "--to", "2025-01-02"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert [orjson.loads(line)["id"] for line in day.stdout.splitlines()] == ["S000002", "S000003"]
+    for args, option in (
+        (["--from", "2025-01-02T00:00:00Z"], "--from"),
+        (["--from", "2025-01-03", "--to", "2025-01-02"], "--from"),
+    ):
+        refused = subprocess.run(
+            [EVSHARE, "export", "sessions", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert refused.returncode == 1
+        assert option in refused.stderr
+        assert "Traceback" not in refused.stderr

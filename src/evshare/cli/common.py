@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
+import orjson
 import typer
 from rich.console import Console
 
@@ -58,6 +59,35 @@ def parse_duration(text: str, option: str) -> timedelta:
     if match is None:
         raise ConfigError(f"{option}: {text!r} is not a duration; use e.g. 0, 90s, 30m, 24h or 7d")
     return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_day(text: str | None, option: str) -> date | None:
+    """A UTC day given as YYYY-MM-DD (None when the option was not given)."""
+    if text is None:
+        return None
+    if _DAY.fullmatch(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise ConfigError(f"{option}: {text!r} is not a date; use YYYY-MM-DD, e.g. 2027-01-31")
+
+
+def day_range(first: str | None, last: str | None) -> tuple[date | None, date | None]:
+    """`--from` and `--to` as UTC days, refused when --from is after --to."""
+    start, end = parse_day(first, "--from"), parse_day(last, "--to")
+    if start is not None and end is not None and start > end:
+        raise ConfigError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
+    return start, end
+
+
+def print_json_lines(items: Iterable[dict[str, Any]]) -> None:
+    """One JSON object a line on standard output, for scripts."""
+    for item in items:
+        print(orjson.dumps(item).decode())
 
 
 def parse_moment(text: str, option: str) -> datetime:

@@ -9,19 +9,19 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Annotated, Any
 
 import orjson
 import typer
 
-from evshare.cli.common import DatabaseUrl, err_console, parse_moment, settings_from
+from evshare.cli.common import DatabaseUrl, day_range, err_console, settings_from
 from evshare.errors import ConfigError
 from evshare.ingest import RowError, load_mapping
 from evshare.ingest.load import ImportReport, Kind, run_import
 from evshare.ingest.mapping import CHARGER_FIELDS, SESSION_FIELDS
-from evshare.model import Charger, Session
+from evshare.model import Charger, Session, epoch
 from evshare.store import Store, open_store
 from evshare.store.rows import charger_row
 
@@ -302,10 +302,11 @@ def export_sessions(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Sessions (in progress too), by charger then start, in the contract's field names."""
-    first = None if start is None else int(parse_moment(start, "--from").timestamp())
-    last = None if end is None else int(parse_moment(end, "--to").timestamp()) + 86400
-    if first is not None and last is not None and first >= last:
-        raise ConfigError("--from is after --to")
+    days = day_range(start, end)
+    first, last = (
+        None if d is None else epoch(datetime(d.year, d.month, d.day, tzinfo=UTC)) for d in days
+    )
+    last = None if last is None else last + 86400  # through the end of that UTC day
 
     async def rows(store: Store) -> AsyncIterator[dict[str, Any]]:
         async for session in store.export_sessions(charger, first, last):

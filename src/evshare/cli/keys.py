@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 import typer
 from rich.table import Table
 
@@ -16,6 +15,7 @@ from evshare.cli.common import (
     now,
     parse_duration,
     parse_moment,
+    print_json_lines,
     settings_from,
     with_store,
 )
@@ -94,21 +94,19 @@ def list_keys(
     settings = settings_from(database_url=database_url)
     found = with_store(settings, lambda store: store.list_keys())
     if as_json:
-        for key in found:
-            print(
-                orjson.dumps(
-                    {
-                        "name": key.name,
-                        "status": _status(key),
-                        "allChargers": key.all_chargers,
-                        "chargerIds": sorted(key.charger_ids),
-                        "createdAt": key.created_at.isoformat(),
-                        "expiresAt": key.expires_at and key.expires_at.isoformat(),
-                        "revokedAt": key.revoked_at and key.revoked_at.isoformat(),
-                        "plan": key.plan,
-                    }
-                ).decode()
-            )
+        print_json_lines(
+            {
+                "name": key.name,
+                "status": _status(key),
+                "allChargers": key.all_chargers,
+                "chargerIds": sorted(key.charger_ids),
+                "createdAt": key.created_at.isoformat(),
+                "expiresAt": key.expires_at and key.expires_at.isoformat(),
+                "revokedAt": key.revoked_at and key.revoked_at.isoformat(),
+                "plan": key.plan,
+            }
+            for key in found
+        )
         return
     table = Table("name", "status", "scope", "created", "expires", "plan")
     for key in found:

@@ -7,11 +7,17 @@ import math
 from collections import Counter
 from typing import Annotated
 
-import orjson
 import typer
 from rich.table import Table
 
-from evshare.cli.common import DatabaseUrl, console, err_console, settings_from, with_store
+from evshare.cli.common import (
+    DatabaseUrl,
+    console,
+    err_console,
+    print_json_lines,
+    settings_from,
+    with_store,
+)
 from evshare.errors import ConfigError, KeyManagementError
 from evshare.limits import UNLIMITED, check_plan
 from evshare.model import ApiKey, Period, Plan
@@ -98,22 +104,19 @@ def list_plans(
     on_plan = Counter(key.plan or settings.default_plan for key in keys)
     every = [*plans, UNLIMITED]
     if as_json:
-        for plan in every:
-            throttled = math.isfinite(plan.rate)
-            print(
-                orjson.dumps(
-                    {
-                        "name": plan.name,
-                        "rate": plan.rate if throttled else None,
-                        "burst": plan.burst if throttled else None,
-                        "quota": plan.quota,
-                        "period": plan.period,
-                        "keys": on_plan[plan.name],
-                        "default": plan.name == settings.default_plan,
-                        "builtIn": plan is UNLIMITED,
-                    }
-                ).decode()
-            )
+        print_json_lines(
+            {
+                "name": plan.name,
+                "rate": plan.rate if math.isfinite(plan.rate) else None,
+                "burst": plan.burst if math.isfinite(plan.rate) else None,
+                "quota": plan.quota,
+                "period": plan.period,
+                "keys": on_plan[plan.name],
+                "default": plan.name == settings.default_plan,
+                "builtIn": plan is UNLIMITED,
+            }
+            for plan in every
+        )
         return
     table = Table("plan", "throttle", "quota", "keys")
     for plan in every:

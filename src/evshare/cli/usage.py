@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from typing import Annotated
 
-import orjson
 import typer
 from rich.table import Table
 
-from evshare.cli.common import DatabaseUrl, console, err_console, settings_from, with_store
-from evshare.errors import ConfigError, KeyManagementError
+from evshare.cli.common import (
+    DatabaseUrl,
+    console,
+    day_range,
+    err_console,
+    print_json_lines,
+    settings_from,
+    with_store,
+)
+from evshare.errors import KeyManagementError
 from evshare.limits import UsageRow
 from evshare.store import Store
-
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _day(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    if _DATE.fullmatch(text):
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            pass
-    raise ConfigError(f"{option}: {text!r} is not a date; use YYYY-MM-DD, e.g. 2027-01-31")
 
 
 def usage(
@@ -43,9 +35,7 @@ def usage(
     """Requests per key per UTC day, and how many of them were refused (429). Servers write
     their counts every few seconds and when they stop, so the last seconds may not show yet."""
     settings = settings_from(database_url=database_url)
-    start, end = _day(first, "--from"), _day(last, "--to")
-    if start is not None and end is not None and start > end:
-        raise ConfigError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
+    start, end = day_range(first, last)
 
     async def fetch(store: Store) -> list[UsageRow]:
         if key is not None and await store.get_key(key) is None:
@@ -54,17 +44,15 @@ def usage(
 
     rows = with_store(settings, fetch)
     if as_json:
-        for row in rows:
-            print(
-                orjson.dumps(
-                    {
-                        "key": row.key_name,
-                        "day": row.day.isoformat(),
-                        "requests": row.requests,
-                        "throttled": row.throttled,
-                    }
-                ).decode()
-            )
+        print_json_lines(
+            {
+                "key": row.key_name,
+                "day": row.day.isoformat(),
+                "requests": row.requests,
+                "throttled": row.throttled,
+            }
+            for row in rows
+        )
         return
     if not rows:
         err_console.print("no usage recorded for that selection")
