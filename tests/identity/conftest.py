@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from tests.cli.conftest import cli  # noqa: F401 - the `evshare` command fixture, shared
 from tests.identity.issuer import LocalIssuer
 
 

@@ -60,11 +60,13 @@ class GroupConfig(BaseModel):
     )
     plan: str | None = Field(None, description="the usage plan of the group's members")
 
-    @field_validator("chargers")
+    @field_validator("chargers", mode="before")
     @classmethod
-    def _ids(cls, value: Literal["all"] | list[str]) -> Literal["all"] | list[str]:
-        if isinstance(value, list) and any(not i.strip() for i in value):
-            raise ValueError("charger ids cannot be empty")
+    def _ids(cls, value: object) -> object:
+        if value == "all":
+            return value
+        if not isinstance(value, list) or not all(isinstance(i, str) and i.strip() for i in value):
+            raise ValueError('use "all" or a list of charger ids, e.g. ["CH-1", "CH-2"]')
         return value
 
     @field_validator("plan")
