@@ -43,7 +43,7 @@ def mapped(claims: dict[str, Any], limit_by: str = "subject") -> Grant:
 
 def test_ids_and_groups_add_up() -> None:
     g = mapped({"chargers": ["X"], "groups": ["a", "b", "nope"]})
-    assert (g.all_chargers, g.charger_ids) == (False, {"X", "A1", "A2", "B1"})
+    assert (g.all_chargers, g.charger_ids) == (False, frozenset({"X", "A1", "A2", "B1"}))
 
 
 def test_an_all_group_sees_everything_and_needs_no_key() -> None:

@@ -59,7 +59,8 @@ def test_claims_are_found_in_both_event_shapes() -> None:
     http = {"requestContext": {"authorizer": {"jwt": {"claims": HTTP_CLAIMS, "scopes": None}}}}
     assert claims_of_event(rest) == REST_CLAIMS
     assert claims_of_event(http) == HTTP_CLAIMS
-    for nothing in [None, {}, {"requestContext": {}}, {"requestContext": {"authorizer": {}}}]:
+    nothings: list[Any] = [None, {}, {"requestContext": {}}, {"requestContext": {"authorizer": {}}}]
+    for nothing in nothings:
         assert claims_of_event(nothing) is None
 
 

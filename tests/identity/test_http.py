@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -23,6 +24,7 @@ from tests.api.conformance import assert_conforms
 from tests.api.conftest import ALL_IDS, SCOPED_CHARGERS, Keys, ServerThread, seed
 from tests.identity.issuer import LocalIssuer
 
+COGNITO_SITE_A: dict[str, Any] = {"cognito:groups": ["site-a"]}
 UNAUTHORIZED = {"message": "Unauthorized", "code": "unauthorized"}
 
 
@@ -133,14 +135,12 @@ def expected_scopes(world: World) -> dict[str, tuple[str, list[str]]]:
                 aud=None,
                 client_id="app-client-1",
                 token_use="access",
-                **{"cognito:groups": ["site-a"]},
+                **COGNITO_SITE_A,
             ),
             ["CH-003", "CH-004"],
         ),
         "cognito-id": (
-            cog.token(
-                sub="h", aud="app-client-1", token_use="id", **{"cognito:groups": ["site-a"]}
-            ),
+            cog.token(sub="h", aud="app-client-1", token_use="id", **COGNITO_SITE_A),
             ["CH-003", "CH-004"],
         ),
     }
