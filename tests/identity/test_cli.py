@@ -135,3 +135,16 @@ def test_identity_file_faults_name_the_file_issuer_and_field(text: str, message:
 def test_a_missing_identity_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"EVSHARE_IDENTITY_CONFIG: cannot read .*nope\.toml"):
         load_identity_config(tmp_path / "nope.toml")
+
+
+def test_a_relative_ca_file_is_found_beside_the_identity_file(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("-")
+    path = tmp_path / "identity.toml"
+    path.write_text(
+        '[issuers.a]\nurl = "https://x"\naudiences = ["a"]\nchargers_claim = "c"\n'
+        'ca_file = "ca.pem"\n'
+    )
+    assert load_identity_config(path).issuers["a"].ca_file == tmp_path / "ca.pem"
+    path.write_text(path.read_text().replace("ca.pem", "absent.pem"))
+    with pytest.raises(ConfigError, match=r"issuer 'a', field 'ca_file'.*absent\.pem"):
+        load_identity_config(path)

@@ -20,7 +20,7 @@ key_claim = "custom:evshare_key"        # a claim naming an evshare key whose sc
 plan = "standard"                       # the usage plan (default: EVSHARE_DEFAULT_PLAN)
 limit_by = "subject"                    # or "group": one bucket and quota per group
 # jwks_url = "https://.../jwks.json"    # default: from {url}/.well-known/openid-configuration
-# ca_file = "/etc/ssl/private-ca.pem"   # for an issuer behind a private CA
+# ca_file = "private-ca.pem"            # an issuer behind a private CA (relative: to this file)
 
 [issuers.partners.groups.admins]
 chargers = "all"
@@ -159,8 +159,9 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return f"field {'.'.join(str(part) for part in loc) or '(the file)'!r}"
 
 
-def parse_identity_config(text: str, source: str) -> IdentityConfig:
-    """The identity file's content, checked; ConfigError naming `source`, issuer and field."""
+def parse_identity_config(text: str, source: str, base: Path | None = None) -> IdentityConfig:
+    """The identity file's content, checked; ConfigError naming `source`, issuer and field.
+    A relative `ca_file` is taken relative to `base` (the file's folder)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -175,6 +176,9 @@ def parse_identity_config(text: str, source: str) -> IdentityConfig:
                 )
             if isinstance(table, dict):
                 table["alias"] = alias
+                ca_file = table.get("ca_file")
+                if base is not None and isinstance(ca_file, str):
+                    table["ca_file"] = str(base / ca_file)  # an absolute ca_file stays as it is
     try:
         config = IdentityConfig.model_validate({**raw, "source": source})
     except ValidationError as exc:
@@ -216,4 +220,4 @@ def load_identity_config(path: str | Path) -> IdentityConfig:
         raise ConfigError(
             f"EVSHARE_IDENTITY_CONFIG: cannot read {str(path)!r}: {exc.strerror or exc}"
         ) from None
-    return parse_identity_config(text, str(path))
+    return parse_identity_config(text, str(path), Path(path).parent)
