@@ -15,7 +15,7 @@ from evshare.config import load_settings
 from evshare.errors import ConfigError, Unauthorized
 from evshare.identity.claims import grant_from_gateway, strings
 from evshare.identity.config import parse_identity_config
-from evshare.identity.gateway import claims_of_event
+from evshare.identity.gateway import claims_in_scope, claims_of_event
 from evshare.store import schema
 from tests.api.conftest import seed
 from tests.aws.test_lambda import Context, http_api_event, rest_event
@@ -62,6 +62,11 @@ def test_claims_are_found_in_both_event_shapes() -> None:
     nothings: list[Any] = [None, {}, {"requestContext": {}}, {"requestContext": {"authorizer": {}}}]
     for nothing in nothings:
         assert claims_of_event(nothing) is None
+    # As an ASGI scope carries them: from a Lambda adapter's extension, or Mangum's whole event.
+    extension = {"extensions": {"evshare.gateway": {"api_key_id": None, "claims": REST_CLAIMS}}}
+    assert claims_in_scope(extension) == REST_CLAIMS
+    assert claims_in_scope({"aws.event": http}) == HTTP_CLAIMS
+    assert claims_in_scope({"extensions": {"evshare.gateway": {"api_key_id": "k"}}}) is None
 
 
 @pytest.mark.parametrize(

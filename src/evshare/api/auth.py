@@ -159,20 +159,21 @@ class IdentityAuthenticator:
     ) -> Caller:
         if self._trust_gateway:
             from evshare.identity.claims import grant_from_gateway
-            from evshare.identity.gateway import claims_of_event
+            from evshare.identity.gateway import claims_in_scope
 
-            claims = claims_of_event(scope.get("aws.event"))
+            claims = claims_in_scope(scope)
             if claims is not None:
-                return await self.caller(grant_from_gateway(self.verifier.config, claims))
+                grant = grant_from_gateway(self.verifier.config, claims)  # new for each event
+                return await self.caller(grant, remember=False)
         token = presented_token(api_key, authorization)
         if token is None or api_key is not None or token.startswith(keys.PREFIX):
             return key_caller(await authenticate(self._store(), token))
         return await self.caller(await self.verifier.grant(token))
 
-    async def caller(self, grant: Grant) -> Caller:
-        """The Caller for `grant`: built once per grant, except a borrowed key's scope, which
-        is looked up again every few seconds (a revoked key stops lending at once... within
-        those seconds)."""
+    async def caller(self, grant: Grant, *, remember: bool = True) -> Caller:
+        """The Caller for `grant`: built once per grant (`remember`), except when it borrows a
+        key's scope, which is looked up again every few seconds so that a revoked key soon
+        stops lending."""
         known = self._callers.get(id(grant))
         if known is not None and known[0] is grant:
             return known[1]
@@ -188,9 +189,10 @@ class IdentityAuthenticator:
                 return Caller(grant.name, grant.account, grant.plan, Scope(grant.name, True))
             only = grant.charger_ids | (ids or frozenset())
             return Caller(grant.name, grant.account, grant.plan, Scope(grant.name, True), only)
-        if len(self._callers) >= _BORROWED_MAX:
-            self._callers.clear()
-        self._callers[id(grant)] = (grant, made)
+        if remember:
+            if len(self._callers) >= _BORROWED_MAX:
+                self._callers.clear()
+            self._callers[id(grant)] = (grant, made)
         return made
 
     async def _borrowed_scope(self, name: str) -> tuple[bool, frozenset[str] | None]:

@@ -27,3 +27,20 @@ def claims_of_event(event: Any) -> Mapping[str, Any] | None:
     if isinstance(claims, Mapping) and claims:
         return claims
     return None
+
+
+GATEWAY_EXTENSION = "evshare.gateway"
+
+
+def claims_in_scope(scope: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The authorizer's claims for an ASGI request built from a Lambda event: under
+    `extensions["evshare.gateway"]["claims"]` (put there by the Lambda adapter), or in the
+    whole event Mangum keeps as `scope["aws.event"]`."""
+    extensions = scope.get("extensions")
+    if isinstance(extensions, Mapping):
+        gateway = extensions.get(GATEWAY_EXTENSION)
+        if isinstance(gateway, Mapping):
+            claims = gateway.get("claims")
+            if isinstance(claims, Mapping) and claims:
+                return claims
+    return claims_of_event(scope.get("aws.event"))
