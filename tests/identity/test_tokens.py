@@ -18,9 +18,22 @@ from tests.identity.issuer import LocalIssuer, identity_toml, new_ec, new_rsa
 pytestmark = pytest.mark.anyio
 
 
-def verifier_for(issuer: LocalIssuer, **top: Any) -> TokenVerifier:
+class Clock:
+    """A monotonic clock the test moves: key-cache timing without sleeping on a busy machine."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def verifier_for(issuer: LocalIssuer, clock: Clock | None = None, **top: Any) -> TokenVerifier:
     text = identity_toml({"local": issuer}, **{"jwks_refresh_interval": 60.0, **top})
-    return TokenVerifier(parse_identity_config(text, "identity.toml"))
+    config = parse_identity_config(text, "identity.toml")
+    if clock is None:
+        return TokenVerifier(config)
+    return TokenVerifier(config, monotonic=clock)
 
 
 @pytest.fixture
@@ -101,11 +114,12 @@ async def test_alg_none_and_hs256_with_the_public_key_are_refused(
 async def test_a_flood_of_unknown_key_ids_fetches_at_most_once_per_interval(
     issuer: LocalIssuer,
 ) -> None:
-    verifier = verifier_for(issuer, jwks_refresh_interval=0.5)
-    await verifier.verify(issuer.token())
-    assert issuer.jwks_hits == 1
+    clock = Clock()
+    verifier = verifier_for(issuer, clock, jwks_refresh_interval=30.0)
     stranger = new_rsa()
     tokens = [issuer.token(kid=f"made-up-{n}", key=stranger) for n in range(200)]
+    await verifier.verify(issuer.token())
+    assert issuer.jwks_hits == 1
 
     async def flood() -> None:
         results = await asyncio.gather(
@@ -115,13 +129,14 @@ async def test_a_flood_of_unknown_key_ids_fetches_at_most_once_per_interval(
 
     await flood()
     assert issuer.jwks_hits == 1  # the keys were fetched less than an interval ago
-    await asyncio.sleep(0.55)
+    clock.now += 30
     await flood()
     assert issuer.jwks_hits == 2  # one refresh for 200 concurrent unknown key ids
     for _ in range(5):
+        clock.now += 5
         await flood()
     assert issuer.jwks_hits == 2  # and none more within the interval
-    await asyncio.sleep(0.55)
+    clock.now += 5
     await flood()
     assert issuer.jwks_hits == 3
     await verifier.close()
@@ -154,19 +169,26 @@ async def test_discovery_finds_the_jwks(issuer: LocalIssuer, verifier: TokenVeri
 async def test_issuer_down_serves_stale_keys_within_the_bound_then_503(
     issuer: LocalIssuer,
 ) -> None:
-    verifier = verifier_for(issuer, jwks_refresh_interval=0.1, jwks_max_age=0.2, jwks_stale_for=0.6)
+    clock = Clock()
+    verifier = verifier_for(
+        issuer, clock, jwks_refresh_interval=10.0, jwks_max_age=100.0, jwks_stale_for=300.0
+    )
     await verifier.verify(issuer.token())
     issuer.mode = "down"
-    await asyncio.sleep(0.3)  # past max age: a refetch is tried, fails, the old keys still serve
+    clock.now += 150  # past max age: a refetch is tried, fails, the old keys still serve
     await verifier.verify(issuer.token(sub="second"))
     assert verifier.keys["local"].last_error is not None
-    await asyncio.sleep(0.6)  # past max age + stale bound: nothing trusted any more
+    assert issuer.jwks_hits == 2
+    clock.now += 5  # within the interval: not even tried again
+    await verifier.verify(issuer.token(sub="third"))
+    assert issuer.jwks_hits == 2
+    clock.now += 250  # past max age + stale bound: nothing trusted any more
     with pytest.raises(Unavailable) as caught:
-        await verifier.verify(issuer.token(sub="third"))
+        await verifier.verify(issuer.token(sub="fourth"))
     assert caught.value.retry_after >= 1
     issuer.mode = "up"
-    await asyncio.sleep(0.15)
-    await verifier.verify(issuer.token(sub="fourth"))  # recovers on its own
+    clock.now += 10
+    await verifier.verify(issuer.token(sub="fifth"))  # recovers on its own
     await verifier.close()
 
 
@@ -189,15 +211,17 @@ async def test_an_issuer_that_refuses_connections_is_503(issuer: LocalIssuer) ->
 
 
 async def test_verified_tokens_are_cached_until_they_expire(issuer: LocalIssuer) -> None:
-    verifier = verifier_for(issuer, leeway=0.0)
-    token = issuer.token(exp=int(time.time()) + 2)
+    now = [time.time()]
+    text = identity_toml({"local": issuer}, leeway=0.0)
+    verifier = TokenVerifier(parse_identity_config(text, "f.toml"), clock=lambda: now[0])
+    token = issuer.token(exp=int(now[0]) + 600)
     first = await verifier.grant(token)
-    issuer.mode = "down"
-    assert await verifier.grant(token) is first  # no verification, no fetch
-    assert sum(issuer.hits.values()) == 2  # discovery and JWKS, once
-    await asyncio.sleep(2.1)
-    with pytest.raises(Unauthorized, match="expired"):
-        await verifier.grant(token)
+    now[0] += 599
+    assert await verifier.grant(token) is first  # remembered, not verified again
+    now[0] += 2
+    again = await verifier.grant(token)  # past its exp (by this clock): verified again
+    assert again is not first
+    assert again == first
     await verifier.close()
 
 
