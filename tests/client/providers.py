@@ -96,7 +96,7 @@ def sessions_for(charger_id: str, count: int, *, start: datetime = T0) -> list[d
                 "chargingDuration": 3000,
             }
         )
-    return out
+    return sorted(out, key=lambda row: (row["startTime"], row["id"].encode()))
 
 
 @dataclass
@@ -293,6 +293,8 @@ class Provider:
             last = date.fromisoformat(params["endDate"]) if "endDate" in params else None
         except ValueError:
             return self._error(400, "invalid_parameter", "startDate/endDate: use YYYY-MM-DD")
+        if first is not None and last is not None and first > last:
+            return self._error(400, "invalid_parameter", "startDate is after endDate")
         shift = timedelta(hours=-7) if self.has("local_day") else timedelta(0)
         rows = []
         for row in self.sessions[charger_id] + [
