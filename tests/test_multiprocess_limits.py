@@ -9,13 +9,7 @@ Everything is on loopback, every loop is bounded in time, and every server proce
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -36,18 +30,13 @@ from evshare.config import load_settings
 from evshare.limits.periods import bounds
 from evshare.model import Charger, Plan
 from evshare.store import open_store, schema
+from tests import servers
+from tests.servers import free_port, serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
-EVSHARE = str(Path(sys.executable).with_name("evshare"))
 PATH = "/chargers/CH-001"
 REDIS_PREFIX = "evshare:limits:"  # RedisLimiter's default: what the servers write under
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -102,50 +91,14 @@ async def _prepare(database_url: str, plans: Sequence[tuple[str, Plan]]) -> dict
 @contextmanager
 def server(env: dict[str, str], log: Path) -> Iterator[str]:
     """`evshare serve --workers 2` on a free port; its base URL once /health answers."""
-    port = free_port()
-    with log.open("w") as stderr:
-        process = subprocess.Popen(
-            [EVSHARE, "serve", "--workers", "2", "--port", str(port), "--log-level", "warning"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,  # its own process group: the workers go with it
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not answer within 30 s:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)  # graceful: workers flush their usage counts
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        else:
-            with contextlib.suppress(ProcessLookupError):  # a worker the supervisor left behind
-                os.killpg(process.pid, signal.SIGKILL)
+    with serve(env, log, "--workers", "2", "--log-level", "warning") as running:
+        yield running.base
 
 
 def server_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "EVSHARE_DATABASE_URL": database_url,
-        "EVSHARE_REDIS_URL": redis_url,
-        "EVSHARE_ACCESS_LOG": "false",
-        **extra,
-    }
+    return servers.server_env(
+        database_url, EVSHARE_REDIS_URL=redis_url, EVSHARE_ACCESS_LOG="false", **extra
+    )
 
 
 def forget(redis_url: str, key_names: Sequence[str]) -> None:
