@@ -18,6 +18,7 @@ import pytest
 from tests.api.conftest import seed, serve
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+pytestmark = pytest.mark.process
 
 
 @pytest.mark.parametrize("profile", ["1.2.0", "1.0.7"])
