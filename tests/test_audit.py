@@ -130,3 +130,63 @@ def test_audit_of_clean_data_passes(database_url: str, tmp_path: Path) -> None:
     report = orjson.loads(result.out)
     assert report["ok"]
     assert all(f["count"] == 0 for f in report["findings"])
+
+
+def _execute(database_url: str, *statements: str) -> None:
+    if database_url.startswith("sqlite:"):
+        import sqlite3
+
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
+            for statement in statements:
+                db.execute(statement)
+        return
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as db:
+        for statement in statements:
+            db.execute(statement)
+
+
+def test_duplicates_across_sources_use_collect_provenance(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The operator's own charger and the same charger collected from an aggregator's feed
+    (evshare collect's provenance table): the same charging counted twice across sources."""
+    own = Charger(
+        "OWN-1", "Own", serial_number="SN-9", time_zone=ZONE, latitude=43.6, longitude=-79.4
+    )
+    collected = Charger(
+        "feed:CH-9",
+        "Collected",
+        serial_number="SN-9",
+        time_zone=ZONE,
+        latitude=43.6,
+        longitude=-79.4,
+    )
+    sessions = [
+        _s("o1", "OWN-1", "2024-02-01T10:00:00Z", "2024-02-01T11:00:00Z", 5000),
+        _s("feed:CH-9:1", "feed:CH-9", "2024-02-01T10:00:00Z", "2024-02-01T11:00:00Z", 5000),
+    ]
+    load(database_url, [own, collected], sessions)
+    _execute(
+        database_url,
+        "CREATE TABLE IF NOT EXISTS collected_chargers (source TEXT NOT NULL, remote_id TEXT "
+        "NOT NULL, charger_id TEXT NOT NULL, watermark DATE, first_seen BIGINT NOT NULL, "
+        "last_seen BIGINT NOT NULL)",
+        "INSERT INTO collected_chargers (source, remote_id, charger_id, first_seen, last_seen) "
+        "VALUES ('feed', 'CH-9', 'feed:CH-9', 0, 0)",
+    )
+    cli = Cli(database_url, tmp_path)
+    result = cli("audit", "--json")
+    assert result.code == 1
+    found = {f["id"]: f for f in orjson.loads(result.out)["findings"]}
+    assert found["AUD-E13-duplicate-across-sources"]["count"] == 1
+    assert found["AUD-E12-duplicate-across-chargers"]["count"] == 0
+    example = found["AUD-E13-duplicate-across-sources"]["examples"][0]
+    assert {example["source"], example["other_source"]} == {"local", "feed"}
+    only_feed = cli(
+        "credits", "--program", "cfr", "--year", "2024", "--source", "feed", "--format", "json"
+    )
+    assert only_feed.code == 0, only_feed.err
+    stations = orjson.loads(only_feed.out)["stations"]
+    assert [s["station"] for s in stations] == ["feed:CH-9"]

@@ -134,7 +134,7 @@ RULES: tuple[Rule, ...] = (
         "error",
         "the same charging recorded under two charger ids of one physical charger "
         "(same serial number or coordinates): counted twice (CFR s. 23(3))",
-        lambda a, _: a.duplicates_across_chargers(),
+        lambda a, _: a.duplicates_across_chargers(False if a.has_source else None),
         "matched on start, end and energy; coordinates equal to 4 decimals (~11 m)",
     ),
     Rule(
@@ -168,9 +168,10 @@ RULES: tuple[Rule, ...] = (
 SOURCE_RULE = Rule(
     "AUD-E13-duplicate-across-sources",
     "error",
-    "the same charging (charger, start, end, energy) from two different sources: counted twice "
-    "(CFR s. 23(3))",
-    lambda a, _: a.duplicates_by_source(),
+    "the same charging of one physical charger (same serial number or coordinates; same start, "
+    "end and energy) from two different sources: counted twice (CFR s. 23(3))",
+    lambda a, _: a.duplicates_across_chargers(True),
+    "sources: evshare collect's provenance (collected_chargers); 'local' is the operator's own",
 )
 
 

@@ -243,19 +243,15 @@ def compute(database_url: str, options: _Options) -> ledger_mod.Ledger:
     """Place and time every charger, let the store sum the sessions per bucket, build the
     ledger."""
     with Analytics.open(database_url) as store, user_errors():
+        facts = store.chargers()
         if options.source is not None:
             known = store.sources()
-            if not store.has_source:
-                raise ConfigError(
-                    "--source: this database records no source per session (sources are set "
-                    "by evshare collect); drop --source"
-                )
             if options.source not in known:
                 raise ConfigError(
-                    f"--source: no sessions from {options.source!r}; known: "
-                    f"{', '.join(known) or 'none'}"
+                    f"--source: no charger comes from {options.source!r}; known: "
+                    f"{', '.join(known)} ('local': the operator's own, not collected)"
                 )
-        facts = store.chargers()
+            facts = [f for f in facts if f.source == options.source]
         placements = places.place_all([(f.province, f.latitude, f.longitude) for f in facts])
         stations = [
             ledger_mod.Station(
@@ -272,7 +268,7 @@ def compute(database_url: str, options: _Options) -> ledger_mod.Ledger:
         buckets = ledger_mod.plan(options.program, options.year, stations)
         energy = [
             ledger_mod.Energy(e.charger_id, e.key, e.sessions, e.wh)
-            for e in store.energy_by_bucket(buckets, options.source)
+            for e in store.energy_by_bucket(buckets)
         ]
         return ledger_mod.build(
             options.program,
@@ -432,7 +428,11 @@ EerOption = Annotated[
 ]
 YearOption = Annotated[int | None, typer.Option("--year", help="Compliance year.")]
 SourceOption = Annotated[
-    str | None, typer.Option("--source", help="Only sessions from this source (evshare collect).")
+    str | None,
+    typer.Option(
+        "--source",
+        help="Only chargers from this evshare collect source ('local': the operator's own).",
+    ),
 ]
 CategoryOption = Annotated[
     str | None, typer.Option("--category", help="bc-lcfs: gasoline (default), diesel or jet.")

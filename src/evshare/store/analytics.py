@@ -4,9 +4,10 @@ These are batch questions asked by a command, not by the API: one synchronous co
 command, and every question answered by the database in one statement - sessions are summed,
 counted and compared where they lie, and only aggregates or a few examples come back.
 
-Two columns are optional and found at run time, so this module works on any schema from 0003
-on: `chargers.province` (the operator's explicit province) and `source` (where a charger or
-session came from, set by `evshare collect`).
+Two things are optional and found at run time, so this module works on any schema from 0003
+on: the column `chargers.province` (the operator's explicit province) and the table
+`collected_chargers` (which source `evshare collect` brought a charger from; a charger without a
+row there is the operator's own, source "local").
 """
 
 from __future__ import annotations
@@ -67,9 +68,7 @@ class Analytics:
         self._db = db
         self.dialect = dialect
         self.has_province = self._has_column("chargers", "province")
-        self.has_source = self._has_column("sessions", "source") and self._has_column(
-            "chargers", "source"
-        )
+        self.has_source = self._has_column("collected_chargers", "source")
 
     @classmethod
     @contextmanager
@@ -120,34 +119,38 @@ class Analytics:
 
     # --- credits ------------------------------------------------------------------------------
 
+    def _source_of(self, alias: str) -> str:
+        """SQL for the source of charger `alias`: its collect source, or 'local'."""
+        if not self.has_source:
+            return "'local'"
+        return (
+            f"COALESCE((SELECT cc.source FROM collected_chargers cc "
+            f"WHERE cc.charger_id = {alias}.id), 'local')"
+        )
+
     def chargers(self) -> list[ChargerFacts]:
-        province = "province" if self.has_province else "NULL"
-        source = "source" if self.has_source else "NULL"
+        province = "c.province" if self.has_province else "NULL"
         rows = self._rows(
-            "SELECT id, name, serial_number, model, manufacturer, max_output_power_w, "
-            "number_of_connectors, time_zone, latitude, longitude, commissioning_date, "
-            f"{province}, {source} FROM chargers ORDER BY id"
+            "SELECT c.id, c.name, c.serial_number, c.model, c.manufacturer, "
+            "c.max_output_power_w, c.number_of_connectors, c.time_zone, c.latitude, "
+            f"c.longitude, c.commissioning_date, {province}, {self._source_of('c')} "
+            "FROM chargers c ORDER BY c.id"
         )
         return [ChargerFacts(*row) for row in rows]
 
     def sources(self) -> list[str]:
-        if not self.has_source:
-            return []
-        rows = self._rows("SELECT DISTINCT source FROM sessions WHERE source IS NOT NULL")
+        """Every source a charger came from ('local': the operator's own)."""
+        rows = self._rows(f"SELECT DISTINCT {self._source_of('c')} FROM chargers c")
         return sorted(str(row[0]) for row in rows)
 
-    def energy_by_bucket(
-        self, buckets: Sequence[tuple[str, str, int, int]], source: str | None = None
-    ) -> list[BucketEnergy]:
+    def energy_by_bucket(self, buckets: Sequence[tuple[str, str, int, int]]) -> list[BucketEnergy]:
         """Completed sessions with positive energy, summed per (charger, bucket key) over
-        buckets given as (charger id, key, start epoch inclusive, end epoch exclusive)."""
+        buckets given as (charger id, key, start epoch inclusive, end epoch exclusive). (To
+        count one source only, plan buckets for its chargers only.)"""
         if not buckets:
             return []
         where = "s.end_ts IS NOT NULL AND s.energy_wh > 0"
         params: list[Any] = []
-        if source is not None:
-            where += " AND s.source = ?"
-            params.append(source)
         if self.dialect == "sqlite":
             self._db.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS credit_buckets "
@@ -266,20 +269,11 @@ class Analytics:
             f"{commissioned} - ? AS limit_ FROM chargers WHERE commissioning_date IS NOT NULL)",
         )
 
-    def duplicates_by_source(self) -> Check:
-        """The same charging (charger, start, end, energy) from two different sources."""
-        return self._check(
-            "a.charger_id AS charger, a.id AS session, b.id AS duplicate, "
-            "a.source AS source, b.source AS other_source, a.start_ts AS start",
-            "FROM sessions a JOIN sessions b ON b.charger_id = a.charger_id "
-            "AND b.start_ts = a.start_ts AND b.id > a.id "
-            "AND b.end_ts = a.end_ts AND b.energy_wh = a.energy_wh "
-            "AND COALESCE(a.source, '') <> COALESCE(b.source, '')",
-        )
-
-    def duplicates_across_chargers(self) -> Check:
+    def duplicates_across_chargers(self, across_sources: bool | None = None) -> Check:
         """The same charging recorded under two charger ids that are one physical charger (the
-        same serial number, or coordinates within ~11 m): matched on start, end and energy."""
+        same serial number, or coordinates within ~11 m): matched on start, end and energy.
+        `across_sources`: only pairs from two different sources (True), from one source
+        (False), or any (None)."""
         same = (
             "((ca.serial_number IS NOT NULL AND ca.serial_number = cb.serial_number) OR "
             "(ca.latitude IS NOT NULL AND ROUND(ca.latitude, 4) = ROUND(cb.latitude, 4) "
@@ -290,12 +284,16 @@ class Analytics:
             for col in ("cb.latitude", "ca.longitude", "cb.longitude"):
                 same = same.replace(f"ROUND({col}, 4)", f"ROUND({col}::numeric, 4)")
         pairs = (
-            "SELECT ca.id AS a, cb.id AS b FROM chargers ca JOIN chargers cb "
+            f"SELECT ca.id AS a, cb.id AS b, {self._source_of('ca')} AS source_a, "
+            f"{self._source_of('cb')} AS source_b FROM chargers ca JOIN chargers cb "
             f"ON cb.id > ca.id WHERE {same}"
         )
+        if across_sources is not None:
+            compare = "<>" if across_sources else "="
+            pairs = f"SELECT * FROM ({pairs}) q WHERE q.source_a {compare} q.source_b"
         return self._check(
             "p.a AS charger, sa.id AS session, p.b AS other_charger, sb.id AS duplicate, "
-            "sa.start_ts AS start",
+            "p.source_a AS source, p.source_b AS other_source, sa.start_ts AS start",
             "FROM pairs p JOIN sessions sa ON sa.charger_id = p.a "
             "JOIN sessions sb ON sb.charger_id = p.b AND sb.start_ts = sa.start_ts "
             "AND sb.end_ts = sa.end_ts AND sb.energy_wh = sa.energy_wh",
