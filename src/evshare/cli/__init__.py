@@ -10,6 +10,7 @@ import typer
 
 from evshare.cli import credits, db, keys, plans
 from evshare.cli.audit import audit
+from evshare.cli.check import check
 from evshare.cli.common import err_console
 from evshare.cli.demo import demo
 from evshare.cli.imports import export_app, import_app
@@ -34,6 +35,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(credits.app, name="credits")
 app.command("audit")(audit)
+app.command("check")(check)
 
 
 def main() -> None:
