@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from evshare import keys
 from evshare.errors import Unauthorized
-from evshare.model import Credential
-from evshare.store.port import ReadStore, Scope
+from evshare.model import Credential, Visibility
+from evshare.store.port import ReadStore
 
 if TYPE_CHECKING:
     from evshare.config import Settings
@@ -40,7 +41,7 @@ class Caller:
     name: str
     account: str
     plan: str | None
-    visibility: Scope
+    visibility: Visibility
     only: frozenset[str] | None = None
 
 
@@ -83,14 +84,14 @@ async def authenticate(store: ReadStore, token: str | None) -> Credential:
     if lookup_id is None:
         raise Unauthorized("malformed credential")
     credential = await store.find_credential(lookup_id)
-    if credential is None or not keys.accepts(credential, token, int(time.time())):
+    if credential is None or not keys.accepts(credential, token, datetime.now(UTC)):
         raise Unauthorized("unknown, revoked or expired credential")
     return credential
 
 
 def key_caller(credential: Credential) -> Caller:
     name = credential.key_name
-    return Caller(name, name, credential.plan, Scope(name, credential.all_chargers))
+    return Caller(name, name, credential.plan, Visibility(name, credential.all_chargers))
 
 
 class KeyAuthenticator:
@@ -140,9 +141,9 @@ class IdentityAuthenticator:
         named = config.plans()
         if named:
             from evshare.errors import ConfigError
-            from evshare.limits.policy import UNLIMITED
+            from evshare.model import UNLIMITED_PLAN
 
-            known = {plan.name for plan in await self._store().list_plans()} | {UNLIMITED.name}
+            known = {plan.name for plan in await self._store().list_plans()} | {UNLIMITED_PLAN}
             for where, plan in named:
                 if plan not in known:
                     raise ConfigError(
@@ -178,17 +179,21 @@ class IdentityAuthenticator:
         if known is not None and known[0] is grant:
             return known[1]
         if grant.all_chargers:
-            made = Caller(grant.name, grant.account, grant.plan, Scope(grant.name, True))
+            made = Caller(grant.name, grant.account, grant.plan, Visibility(grant.name, True))
         elif grant.borrowed_key is None:
             made = Caller(
-                grant.name, grant.account, grant.plan, Scope(grant.name, True), grant.charger_ids
+                grant.name,
+                grant.account,
+                grant.plan,
+                Visibility(grant.name, True),
+                grant.charger_ids,
             )
         else:
             all_chargers, ids = await self._borrowed_scope(grant.borrowed_key)
             if all_chargers:
-                return Caller(grant.name, grant.account, grant.plan, Scope(grant.name, True))
+                return Caller(grant.name, grant.account, grant.plan, Visibility(grant.name, True))
             only = grant.charger_ids | (ids or frozenset())
-            return Caller(grant.name, grant.account, grant.plan, Scope(grant.name, True), only)
+            return Caller(grant.name, grant.account, grant.plan, Visibility(grant.name, True), only)
         if remember:
             if len(self._callers) >= _BORROWED_MAX:
                 self._callers.clear()

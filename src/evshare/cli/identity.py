@@ -117,7 +117,8 @@ async def _visible(
     """Which chargers the grant sees in the store now (worked out as the server does)."""
     from evshare.api.auth import IdentityAuthenticator
     from evshare.config import load_settings
-    from evshare.store import Scope, open_store
+    from evshare.model import Visibility
+    from evshare.store import open_store
 
     try:
         store = await open_store(load_settings(database_url=database_url))
@@ -130,7 +131,7 @@ async def _visible(
             lines.append(f"sees: every charger ({await store.count_chargers()} now)")
             return {"chargers": "all"}
         ids = sorted(caller.only)
-        found, _ = await store.chargers_json(Scope("", True), ids, 0, None)
+        found, _ = await store.chargers_json(Visibility("", True), ids, 0, None)
         existing = [c["id"] for c in orjson.loads(found)]
         missing = sorted(set(ids) - set(existing))
         lines.append(f"sees: {len(existing)} charger(s): {', '.join(existing) or 'none'}")

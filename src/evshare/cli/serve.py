@@ -76,7 +76,7 @@ def serve(
         from evshare.identity.config import load_identity_config
 
         load_identity_config(settings.identity_config)  # refuse a bad file before any worker
-    require_current(settings.database_url)
+    require_current(settings.database_url, settings.db_connect_timeout)
     export_settings(settings)
     if not settings.access_log:
         os.environ["EVSHARE_ACCESS_LOG"] = "false"
