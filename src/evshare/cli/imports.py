@@ -16,7 +16,14 @@ from typing import IO, Annotated, Any
 import orjson
 import typer
 
-from evshare.cli.common import DatabaseUrl, day_range, err_console, settings_from
+from evshare.cli.common import (
+    DatabaseUrl,
+    day_range,
+    ensure_writable,
+    err_console,
+    plural,
+    settings_from,
+)
 from evshare.errors import ConfigError
 from evshare.ingest import RowError, load_mapping
 from evshare.ingest.load import ImportReport, Kind, run_import
@@ -138,11 +145,14 @@ def _import(
         raise ConfigError(f"--format: {format!r} is not csv, json or ndjson")
     chosen = None if mapping is None else load_mapping(mapping)
     sink = None
+    if rejects is not None and not skip_invalid:
+        raise ConfigError("--rejects only applies with --skip-invalid")
     if skip_invalid:
         first = files[0]
         sink = _Rejects(
             rejects or Path("stdin.rejects.ndjson" if first == "-" else f"{first}.rejects.ndjson")
         )
+        ensure_writable(sink.path)
 
     async def work() -> ImportReport:
         store = await open_store(settings)
@@ -254,19 +264,22 @@ def _export(
         raise ConfigError(f"--format: {fmt!r} is not csv or ndjson")
     settings = settings_from(database_url=database_url)
 
-    async def work(out: IO[str]) -> int:
+    if output != "-":
+        ensure_writable(output)
+
+    async def work() -> int:
         store = await open_store(settings)
         try:
-            return await _write_rows(rows(store), fields, fmt, out)
+            if output == "-":
+                return await _write_rows(rows(store), fields, fmt, sys.stdout)
+            # Opened only once the store is: a refused export leaves no empty file behind.
+            with open(output, "w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230 - every write to it blocks alike
+                return await _write_rows(rows(store), fields, fmt, out)
         finally:
             await store.close()
 
-    if output == "-":
-        count = asyncio.run(work(sys.stdout))
-    else:
-        with open(output, "w", encoding="utf-8", newline="") as out:
-            count = asyncio.run(work(out))
-    err_console.print(f"exported {count} {kind}", highlight=False)
+    count = asyncio.run(work())
+    err_console.print(f"exported {plural(count, kind.removesuffix('s'))}", highlight=False)
 
 
 ExportFormat = Annotated[str, typer.Option("--format", help="csv or ndjson.")]

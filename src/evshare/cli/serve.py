@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from evshare.cli.common import DatabaseUrl, err_console, settings_from
+from evshare.cli.common import DatabaseUrl, err_console, plural, setting_option, settings_from
 from evshare.config import Settings
 from evshare.store.schema import require_current
 
@@ -42,24 +42,50 @@ def export_settings(settings: Settings) -> None:
 
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="Address to listen on. [default: 127.0.0.1]")
+        str | None, setting_option("host", "Address to listen on.", metavar="ADDRESS")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on. [default: 8000]")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes. [default: 1]")] = None,
+    port: Annotated[
+        int | None, setting_option("port", "Port to listen on.", metavar="PORT")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        setting_option(
+            "workers",
+            "Worker processes. With more than one, set EVSHARE_REDIS_URL so that they share "
+            "each key's usage plan.",
+            metavar="N",
+        ),
+    ] = None,
     profile: Annotated[
-        str | None, typer.Option(help="Contract version to serve: 1.2.0 or 1.0.7. [default: 1.2.0]")
+        str | None,
+        setting_option("profile", "Contract version to serve: 1.2.0 or 1.0.7.", metavar="VERSION"),
     ] = None,
     root_path: Annotated[
         str | None,
-        typer.Option("--root-path", help="Base path, e.g. /default to match an API Gateway stage."),
+        setting_option(
+            "root_path",
+            "Base path the API is also served under, e.g. /default to match an API Gateway stage.",
+            metavar="PATH",
+        ),
     ] = None,
-    log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error.")] = None,
+    log_level: Annotated[
+        str | None,
+        setting_option("log_level", "debug, info, warning or error.", metavar="LEVEL"),
+    ] = None,
     access_log: Annotated[
-        bool | None, typer.Option("--access-log/--no-access-log", help="One line per request.")
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="One line per request on stderr.",
+            envvar="EVSHARE_ACCESS_LOG",
+            show_envvar=True,
+            show_default="access-log",
+        ),
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Serve the EnergSync API. Every option can also be set as EVSHARE_<OPTION>."""
+    """Serve the EnergSync API. Each option can also be set by the environment variable named
+    in its help; a flag wins over the variable."""
     import uvicorn
 
     settings = settings_from(
@@ -78,7 +104,7 @@ def serve(
         os.environ["EVSHARE_ACCESS_LOG"] = "false"
     err_console.print(
         f"serving EnergSync {settings.profile} on http://{settings.host}:{settings.port}"
-        f"{settings.root_path} ({settings.workers} worker(s)); docs at "
+        f"{settings.root_path} ({plural(settings.workers, 'worker')}); docs at "
         f"http://{settings.host}:{settings.port}{settings.root_path}/docs",
         highlight=False,
     )
