@@ -210,8 +210,8 @@ def explain(  # noqa: PLR0911 - one return per kind of error, in the order they 
         return "; ".join(_problem(p, invocation) for p in exc.problems), 1
     if isinstance(exc, Unavailable | SchemaOutOfDate):
         return f"{_database(invocation)}: {one_line(str(exc))}", 1
-    if isinstance(exc, EvshareError):
-        return one_line(str(exc)), 1
+    if isinstance(exc, EvshareError):  # its own words; a list of bad rows keeps its lines
+        return str(exc), 1
     if isinstance(exc, OSError) and not _is_connection(exc):
         filename = exc.filename if isinstance(exc.filename, str) else None
         named = None if filename is None or invocation is None else invocation.path(filename)

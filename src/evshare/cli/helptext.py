@@ -62,7 +62,7 @@ def _usage_name(self: core.TyperArgument) -> str:
     name = self.metavar or (self.name or "").upper()
     if not self.required:
         name = f"[{name}]"
-    return name + ("..." if self.nargs != 1 else "")
+    return name + ("..." if self.nargs != 1 and not name.endswith("...") else "")
 
 
 def _rich_name(self: core.TyperArgument) -> str:

@@ -27,7 +27,7 @@ from evshare.cli.common import (
 from evshare.errors import ConfigError
 from evshare.ingest import RowError, load_mapping
 from evshare.ingest.load import ImportReport, Kind, run_import
-from evshare.ingest.mapping import CHARGER_FIELDS, SESSION_FIELDS
+from evshare.ingest.mapping import CHARGER_FIELDS, SESSION_FIELDS, shipped_mappings
 from evshare.model import Charger, Session, epoch
 from evshare.store import Store, open_store
 from evshare.store.rows import charger_row
@@ -38,16 +38,36 @@ export_app = typer.Typer(
 )
 
 Files = Annotated[
-    list[str], typer.Argument(help="Files to read ('-' for stdin); .gz is read transparently.")
+    list[str],
+    typer.Argument(
+        help="Files to read ('-' for standard input); .gz is read transparently.",
+        metavar="FILE...",
+    ),
 ]
 Format = Annotated[
-    str | None, typer.Option("--format", help="csv, json or ndjson; by default from the extension.")
+    str | None,
+    typer.Option(
+        "--format",
+        help="csv, json or ndjson. [default: from the file's extension, else from its content]",
+        metavar="FORMAT",
+    ),
+]
+OcpiFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="json or ndjson. [default: from the file's extension, else from its content]",
+        metavar="FORMAT",
+    ),
 ]
 MappingOption = Annotated[
     str | None,
     typer.Option(
         "--mapping",
-        help="A mapping file (TOML) or a shipped mapping's name; see docs/importing.md.",
+        help="A mapping file (TOML), or a shipped mapping's name: "
+        + ", ".join(shipped_mappings())
+        + ". See docs/importing.md. [default: the contract's own field names and units]",
+        metavar="MAPPING",
     ),
 ]
 SkipInvalid = Annotated[
@@ -61,6 +81,7 @@ Rejects = Annotated[
     typer.Option(
         "--rejects",
         help="Where --skip-invalid writes rejected rows (NDJSON). [default: FILE.rejects.ndjson]",
+        metavar="FILE",
     ),
 ]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing.")]
@@ -141,8 +162,9 @@ def _import(
     database_url: str | None,
 ) -> None:
     settings = settings_from(database_url=database_url)
-    if format is not None and format not in ("csv", "json", "ndjson"):
-        raise ConfigError(f"--format: {format!r} is not csv, json or ndjson")
+    formats = ("json", "ndjson") if kind.startswith("ocpi") else ("csv", "json", "ndjson")
+    if format is not None and format not in formats:
+        raise ConfigError(f"--format: {format!r} is not {', '.join(formats[:-1])} or {formats[-1]}")
     chosen = None if mapping is None else load_mapping(mapping)
     sink = None
     if rejects is not None and not skip_invalid:
@@ -200,6 +222,23 @@ def _command(kind: Kind, about: str) -> Callable[..., None]:
     return command
 
 
+def _ocpi_command(kind: Kind, about: str) -> Callable[..., None]:
+    """OCPI data is JSON in OCPI's own field names: no CSV, no mapping."""
+
+    def command(
+        files: Files,
+        format: OcpiFormat = None,
+        skip_invalid: SkipInvalid = False,
+        rejects: Rejects = None,
+        dry_run: DryRun = False,
+        database_url: DatabaseUrl = None,
+    ) -> None:
+        _import(kind, files, format, None, skip_invalid, rejects, dry_run, database_url)
+
+    command.__doc__ = about
+    return command
+
+
 import_app.command("chargers")(
     _command("chargers", "Import chargers (CSV, JSON or NDJSON), upserting by id. All or nothing.")
 )
@@ -207,10 +246,18 @@ import_app.command("sessions")(
     _command("sessions", "Import sessions (CSV, JSON or NDJSON), upserting by id. All or nothing.")
 )
 import_app.command("ocpi-locations")(
-    _command("ocpi-locations", "Import OCPI 2.2.1 Locations: one charger per EVSE (id = EVSE uid).")
+    _ocpi_command(
+        "ocpi-locations",
+        "Import OCPI 2.2.1 Locations (a JSON array, NDJSON, or an OCPI response): one charger "
+        "per EVSE (id = EVSE uid). All or nothing.",
+    )
 )
 import_app.command("ocpi-cdrs")(
-    _command("ocpi-cdrs", "Import OCPI 2.2.1 CDRs as sessions (chargerId = the EVSE uid).")
+    _ocpi_command(
+        "ocpi-cdrs",
+        "Import OCPI 2.2.1 CDRs (a JSON array, NDJSON, or an OCPI response) as sessions "
+        "(chargerId = the EVSE uid). All or nothing.",
+    )
 )
 
 
