@@ -128,7 +128,7 @@ def test_demo_then_serve_answers_the_printed_curl_line(cli: Cli) -> None:
     assert first.code == 0
     assert "loaded demo data: 36 chargers" in first.err
     second = cli("demo")
-    assert "demo data not loaded" in second.err
+    assert "demo data not reloaded" in second.err
     key = KEY.search(second.out)
     assert key is not None
     assert key.group() != KEY.search(first.out).group()  # type: ignore[union-attr]

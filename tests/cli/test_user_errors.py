@@ -1,9 +1,10 @@
 """Every command, run as a new user would run it wrongly: wrong paths, wrong files, wrong URLs,
 wrong values. Each row is one mistake; a new command is covered by adding rows.
 
-Every row must end with a non-zero status and one `error:` line (after the usage for status
-2; first, for status 1, before any list of bad rows) that contains the row's `says` text, no traceback, none of the validation library's phrasing
-and no internal name (a Settings field or a Python variable) where the user typed a flag.
+Every row must end with a non-zero status and one `error:` line (after the usage for status 2;
+first, for status 1, before any list of bad rows) that contains the row's `says` text; with no
+traceback, none of the validation library's phrasing, and no internal name (a Settings field or
+a Python variable, or an EVSHARE_ variable the user did not set) where the user typed a flag.
 
 Rows run in-process through Typer's CliRunner (fast); `SUBPROCESS` rows need a real process
 (stdin, a server that must refuse to start) and run `evshare` as a child process.
@@ -206,16 +207,68 @@ MISTAKES = [
         "xml",
         says="--format: 'xml' is not csv, json or ndjson",
     ),
-    m("import", "ocpi-locations", "{tmp}/chargers.json", says="{tmp}/chargers.json: no record has a field of OCPI Locations"),
+    m(
+        "import",
+        "ocpi-locations",
+        "{tmp}/chargers.json",
+        says="{tmp}/chargers.json: no record has a field of OCPI Locations",
+    ),
     m("import", "ocpi-cdrs", "{tmp}/chargers.json", says="no record has a field of OCPI CDRs"),
-    m("import", "ocpi-cdrs", "{tmp}/chargers.json", "--format", "csv", says="--format: 'csv' is not json or ndjson"),
-    m("import", "ocpi-cdrs", "{tmp}/chargers.json", "--mapping", "x", says="No such option: --mapping", status=2),
-    m("import", "sessions", "{tmp}/chargers.json", "--mapping", "nosuch", says="shipped: chargepoint-sessions, spreadsheet-chargers, spreadsheet-sessions"),
-    m("import", "sessions", "{tmp}/chargers.json", "--mapping", "{tmp}", says="{tmp}: is a folder, not a mapping file"),
-    m("import", "chargers", "{tmp}/binary.csv", says="{tmp}/binary.csv:1: the header is not valid UTF-8"),
-    m("import", "chargers", "{tmp}/chargers.json", "--rejects", "r.ndjson", says="--rejects only applies with --skip-invalid"),
+    m(
+        "import",
+        "ocpi-cdrs",
+        "{tmp}/chargers.json",
+        "--format",
+        "csv",
+        says="--format: 'csv' is not json or ndjson",
+    ),
+    m(
+        "import",
+        "ocpi-cdrs",
+        "{tmp}/chargers.json",
+        "--mapping",
+        "x",
+        says="No such option: --mapping",
+        status=2,
+    ),
+    m(
+        "import",
+        "sessions",
+        "{tmp}/chargers.json",
+        "--mapping",
+        "nosuch",
+        says="shipped: chargepoint-sessions, spreadsheet-chargers, spreadsheet-sessions",
+    ),
+    m(
+        "import",
+        "sessions",
+        "{tmp}/chargers.json",
+        "--mapping",
+        "{tmp}",
+        says="{tmp}: is a folder, not a mapping file",
+    ),
+    m(
+        "import",
+        "chargers",
+        "{tmp}/binary.csv",
+        says="{tmp}/binary.csv:1: the header is not valid UTF-8",
+    ),
+    m(
+        "import",
+        "chargers",
+        "{tmp}/chargers.json",
+        "--rejects",
+        "r.ndjson",
+        says="--rejects only applies with --skip-invalid",
+    ),
     m("import", "sessions", "-", says="<stdin>:1: chargerId", stdin=CHARGERS),
-    m("import", "chargers", "-", says="<stdin>: no record has a field of chargers", stdin='{"x": 1}\n'),
+    m(
+        "import",
+        "chargers",
+        "-",
+        says="<stdin>: no record has a field of chargers",
+        stdin='{"x": 1}\n',
+    ),
     m("nosuch", says="No such command 'nosuch'", status=2),
     m("keys", "create", says="Missing option '--name'", status=2),
 ]
@@ -348,14 +401,61 @@ def test_the_readme_pipeline_export_to_import_works(workspace: Path) -> None:
     env = {**os.environ, "EVSHARE_DATABASE_URL": f"sqlite:///{workspace / 'good.db'}"}
     for kind in ("chargers", "sessions"):
         for fmt in ("ndjson", "csv"):
+            export = subprocess.Popen(
+                [EVSHARE, "export", kind, "--format", fmt], stdout=subprocess.PIPE, env=env
+            )
             done = subprocess.run(
-                f"{EVSHARE} export {kind} --format {fmt} | {EVSHARE} import {kind} -",
-                shell=True,
+                [EVSHARE, "import", kind, "-"],
+                stdin=export.stdout,
                 capture_output=True,
                 text=True,
                 env=env,
                 timeout=60,
                 check=False,
             )
+            assert export.wait(timeout=60) == 0
             assert done.returncode == 0, done.stderr
             assert "rejected" in done.stderr
+
+
+def test_demo_refuses_a_database_with_real_chargers_unless_told(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'real.db'}"
+    (tmp_path / "real.ndjson").write_text('{"id": "REAL-1", "name": "ours"}\n')
+    env = {"EVSHARE_DATABASE_URL": database, "EVSHARE_DEBUG": "1"}
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    imported = runner.invoke(app, ["import", "chargers", str(tmp_path / "real.ndjson")], env=env)
+    assert imported.exit_code == 0, imported.stderr
+
+    refused = runner.invoke(app, ["demo"], env=env)
+    assert refused.exit_code == 1
+    assert "holds 1 charger that is not demo data (REAL-1)" in refused.stderr
+    assert "--allow-real-data" in refused.stderr
+    assert refused.stdout == ""
+
+    allowed = runner.invoke(app, ["demo", "--allow-real-data"], env=env)
+    assert allowed.exit_code == 0, allowed.stderr
+    assert allowed.stdout.startswith("demo API key (all chargers): evs_")
+    assert len(allowed.stdout.splitlines()[0].split()) == 6  # the key is on its label's line
+
+
+@pytest.mark.parametrize(
+    ("workers", "redis", "warned"),
+    [(2, None, True), (2, "redis://h:6379/0", False), (1, None, False)],
+)
+def test_serve_warns_that_workers_without_redis_each_allow_the_whole_plan(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, workers: int, redis: str | None, warned: bool
+) -> None:
+    import uvicorn
+
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *_, **kw: started.append(kw))
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # serve hands settings on through it
+    env = {"EVSHARE_DATABASE_URL": f"sqlite:///{workspace / 'good.db'}", "EVSHARE_REDIS_URL": redis}
+    result = CliRunner().invoke(app, ["serve", "--workers", str(workers)], env=env)
+    assert result.exit_code == 0, result.stderr
+    assert len(started) == 1
+    assert started[0]["workers"] == workers
+    said = "warning: 2 worker processes without EVSHARE_REDIS_URL" in result.stderr
+    assert said == warned, result.stderr
+    assert "(1 worker)" in result.stderr or "(2 workers)" in result.stderr

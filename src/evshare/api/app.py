@@ -90,7 +90,7 @@ class EnergSyncApp:
         self._day_ends = -math.inf
         self._paged = settings.profile == "1.2.0"
         self._root = settings.root_path
-        self._openapi = document_json(settings.profile)
+        self._openapi = document_json(settings.profile, settings.root_path)
         self._docs = docs_html(settings.profile, settings.root_path)
 
     @property

@@ -108,6 +108,13 @@ def serve(
         f"http://{settings.host}:{settings.port}{settings.root_path}/docs",
         highlight=False,
     )
+    if settings.workers > 1 and settings.redis_url is None:
+        err_console.print(
+            f"warning: {plural(settings.workers, 'worker process', 'worker processes')} without "
+            "EVSHARE_REDIS_URL: each keeps its own usage-plan counters, so each allows every key "
+            f"its whole plan (up to {settings.workers}x its limits). Set "
+            "EVSHARE_REDIS_URL=redis://HOST:6379/0 to share them."
+        )
     config = log_config(settings.log_level)
     if not settings.access_log:
         config["loggers"]["evshare.access"] = {"level": "WARNING"}

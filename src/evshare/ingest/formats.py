@@ -172,7 +172,12 @@ def read_csv(
             bad = _undecodable(names, row)
             if bad is not None:
                 yield RowError(
-                    source, start, bad, fields[bad], f"is not valid {encoding_name(encoding)}", record=fields
+                    source,
+                    start,
+                    bad,
+                    fields[bad],
+                    f"is not valid {encoding_name(encoding)}",
+                    record=fields,
                 )
                 continue
         yield start, fields

@@ -114,7 +114,9 @@ def load_mapping(path: str | os.PathLike[str]) -> Mapping:
 def shipped_mappings() -> list[str]:
     """The names of the mappings that ship with evshare, e.g. chargepoint-sessions."""
     folder = resources.files("evshare.ingest") / "mappings"
-    return sorted(f.name.removesuffix(".toml") for f in folder.iterdir() if f.name.endswith(".toml"))
+    return sorted(
+        f.name.removesuffix(".toml") for f in folder.iterdir() if f.name.endswith(".toml")
+    )
 
 
 def parse_mapping(document: dict[str, Any], name: str) -> Mapping:
