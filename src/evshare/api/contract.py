@@ -80,7 +80,7 @@ def _markdown(text: str) -> str:
     """CommonMark to HTML, raw HTML in the text escaped (markdown-it ships with Rich)."""
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False}).render(text)
+    return str(MarkdownIt("commonmark", {"html": False}).render(text))
 
 
 def _schema_text(schema: dict[str, Any]) -> str:
