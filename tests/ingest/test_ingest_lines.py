@@ -91,8 +91,8 @@ def test_csv_malformed_lines_are_row_errors_and_reading_goes_on() -> None:
     assert csv_records(content) == [
         (2, {"id": "a", "name": "A"}),
         RowError("x.csv", 3, None, None, "malformed CSV: ',' expected after '\"'"),
-        RowError("x.csv", 4, None, None, "has 1 fields; the header has 2"),
-        RowError("x.csv", 5, None, None, "has 3 fields; the header has 2"),
+        RowError("x.csv", 4, None, None, "has 1 field; the header has 2 fields"),
+        RowError("x.csv", 5, None, None, "has 3 fields; the header has 2 fields"),
         (6, {"id": " ", "name": " "}),
         (7, {"id": "e", "name": "E"}),
         RowError("x.csv", 8, None, None, "malformed CSV: unexpected end of data"),

@@ -329,8 +329,11 @@ def _export(
     err_console.print(f"exported {plural(count, kind.removesuffix('s'))}", highlight=False)
 
 
-ExportFormat = Annotated[str, typer.Option("--format", help="csv or ndjson.")]
-Output = Annotated[str, typer.Option("--output", "-o", help="File to write; '-' for stdout.")]
+ExportFormat = Annotated[str, typer.Option("--format", help="csv or ndjson.", metavar="FORMAT")]
+Output = Annotated[
+    str,
+    typer.Option("--output", "-o", help="File to write; '-' for standard output.", metavar="FILE"),
+]
 
 
 @export_app.command("chargers")
@@ -351,13 +354,15 @@ def export_sessions(
     fmt: ExportFormat = "ndjson",
     output: Output = "-",
     charger: Annotated[
-        str | None, typer.Option("--charger", help="Only this charger's sessions.")
+        str | None, typer.Option("--charger", help="Only this charger's sessions.", metavar="ID")
     ] = None,
     start: Annotated[
-        str | None, typer.Option("--from", help="First UTC day (YYYY-MM-DD), inclusive.")
+        str | None,
+        typer.Option("--from", help="First UTC day (YYYY-MM-DD), inclusive.", metavar="DAY"),
     ] = None,
     end: Annotated[
-        str | None, typer.Option("--to", help="Last UTC day (YYYY-MM-DD), inclusive.")
+        str | None,
+        typer.Option("--to", help="Last UTC day (YYYY-MM-DD), inclusive.", metavar="DAY"),
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:

@@ -86,6 +86,10 @@ def sniff_format(stream: BinaryIO) -> Format | None:
 MAX_SNIFF = 1 << 16
 
 
+def _fields(count: int) -> str:
+    return f"{count} field{'' if count == 1 else 's'}"
+
+
 def encoding_name(encoding: str) -> str:
     """An encoding as people name it: utf-8-sig (UTF-8, a byte-order mark skipped) is UTF-8."""
     import codecs
@@ -163,7 +167,11 @@ def read_csv(
         if len(row) != width:
             if any(cell.strip() for cell in row):
                 yield RowError(
-                    source, start, None, None, f"has {len(row)} fields; the header has {width}"
+                    source,
+                    start,
+                    None,
+                    None,
+                    f"has {_fields(len(row))}; the header has {_fields(width)}",
                 )
             continue
         fields: dict[str, object] = dict(zip(names, row, strict=True))
