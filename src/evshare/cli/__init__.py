@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from evshare.cli import db, helptext, keys, plans
+from evshare.cli import credits, db, helptext, keys, plans
 from evshare.cli.demo import demo
 from evshare.cli.failures import EvshareGroup
 from evshare.cli.imports import export_app, import_app
@@ -66,6 +66,8 @@ app.command("usage")(usage)
 app.add_typer(db.app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.add_typer(credits.app, name="credits")
+app.add_typer(credits.app, name="credits")
 
 
 def main() -> None:
