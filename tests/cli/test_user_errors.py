@@ -142,6 +142,8 @@ MISTAKES = [
     m("serve", "--port", "abc", says="'abc': not a whole number", status=2),
     m("serve", says="EVSHARE_PORT=99999: must be at most 65535", env={"EVSHARE_PORT": "99999"}),
     m("serve", "--workers", "0", says="--workers 0: must be at least 1"),
+    m("serve", "--host", "999.1.1.1", says="--host 999.1.1.1: not an address or host name found"),
+    m("serve", "--host", "nosuch.invalid", says="--host nosuch.invalid: not an address"),
     m("serve", "--profile", "1.1", says="--profile 1.1: must be '1.2.0' or '1.0.7'"),
     m("serve", "--root-path", "stage", says="--root-path stage: must start with '/'"),
     m("serve", "--log-level", "loud", says="--log-level loud: must be"),
@@ -459,3 +461,14 @@ def test_serve_warns_that_workers_without_redis_each_allow_the_whole_plan(
     said = "warning: 2 worker processes without EVSHARE_REDIS_URL" in result.stderr
     assert said == warned, result.stderr
     assert "(1 worker)" in result.stderr or "(2 workers)" in result.stderr
+
+
+def test_serve_on_a_port_in_use_is_refused_naming_it(workspace: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        mistake = m("serve", "--port", port, says=f"--port {port}: already in use")
+        check(mistake, run(mistake, workspace), workspace)

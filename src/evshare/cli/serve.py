@@ -9,6 +9,7 @@ import typer
 
 from evshare.cli.common import DatabaseUrl, err_console, plural, setting_option, settings_from
 from evshare.config import Settings
+from evshare.errors import ConfigError
 from evshare.store.schema import require_current
 
 
@@ -38,6 +39,35 @@ def export_settings(settings: Settings) -> None:
             os.environ.pop(variable, None)
         else:
             os.environ[variable] = str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Refuse, in one line naming --host or --port, an address the server could not listen on
+    (uvicorn would only log it after starting up). A port taken between this check and the
+    server's own bind is still reported by the server."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        raise ConfigError.about("host", host, "not an address or host name found") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                reason = "already in use (is another server running on it?)"
+                raise ConfigError.about("port", port, reason) from None
+            if exc.errno == errno.EACCES:
+                reason = "permission denied (ports below 1024 need privileges)"
+                raise ConfigError.about("port", port, reason) from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                reason = "not an address of this machine"
+                raise ConfigError.about("host", host, reason) from None
+            raise
 
 
 def serve(
@@ -99,6 +129,7 @@ def serve(
         database_url=database_url,
     )
     require_current(settings.database_url)
+    check_can_listen(settings.host, settings.port)
     export_settings(settings)
     if not settings.access_log:
         os.environ["EVSHARE_ACCESS_LOG"] = "false"
