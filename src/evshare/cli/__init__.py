@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from evshare.cli import credits, db, helptext, keys, plans
+from evshare.cli.check import check
 from evshare.cli.demo import demo
 from evshare.cli.failures import EvshareGroup
 from evshare.cli.imports import export_app, import_app
@@ -67,7 +68,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(credits.app, name="credits")
-app.add_typer(credits.app, name="credits")
+app.command("check")(check)
 
 
 def main() -> None:
