@@ -271,6 +271,9 @@ MISTAKES = [
         says="<stdin>: no record has a field of chargers",
         stdin='{"x": 1}\n',
     ),
+    m("check", "notaurl", "--key", "k", says="'notaurl': give the provider's base URL"),
+    m("check", "http://[::1", "--key", "k", says="http://[::1: Invalid port"),
+    m("check", "http://127.0.0.1:9", says="no key: pass --key-env NAME"),
     m("nosuch", says="No such command 'nosuch'", status=2),
     m("keys", "create", says="Missing option '--name'", status=2),
 ]

@@ -240,6 +240,10 @@ def _network(exc: BaseException, invocation: Invocation | None) -> str:
     with contextlib.suppress(AttributeError, RuntimeError):  # httpx: no request attached
         url = str(exc.request.url)  # type: ignore[attr-defined]
     named = None if url is None or invocation is None else invocation.url(url)
+    if url is None and invocation is not None:  # a URL refused before any request: the user's
+        named = next(
+            (g.label() for g in invocation.params if "://" in str(g.value) and g.source), None
+        )
     reason = one_line(str(exc)) or type(exc).__name__
     if isinstance(exc, OSError) and exc.errno in _OS_REASONS:
         reason = _OS_REASONS[exc.errno]
