@@ -14,6 +14,7 @@ Rows run in-process through Typer's CliRunner (fast); `SUBPROCESS` rows need a r
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +41,8 @@ FORBIDDEN = (
     "all_chargers",
     "charger_ids",
     "utf-8-sig",
-    "(s)",
 )
+LAZY_PLURAL = re.compile(r"[a-z]\(s\)(?!:)")  # "1 row(s)"; not "http(s)://"
 
 
 @dataclass(frozen=True)
@@ -361,6 +362,7 @@ def check(mistake: Mistake, outcome: Outcome, tmp: Path) -> None:
     assert _fill(mistake.says, tmp) in said, outcome.err
     for word in FORBIDDEN:
         assert word not in outcome.err, f"{word!r} in: {outcome.err}"
+    assert not LAZY_PLURAL.search(outcome.err), outcome.err
     used = set(_env(mistake, tmp)) if "--database-url" not in mistake.args else set(mistake.env)
     for variable in {w.strip(":=,;") for w in said.split() if w.startswith("EVSHARE_")}:
         name = variable.split("=")[0]
