@@ -477,3 +477,10 @@ def test_serve_on_a_port_in_use_is_refused_naming_it(workspace: Path) -> None:
         port = str(taken.getsockname()[1])
         mistake = m("serve", "--port", port, says=f"--port {port}: already in use")
         check(mistake, run(mistake, workspace), workspace)
+
+
+@pytest.mark.parametrize("group", ["keys", "plans", "db", "import", "export"])
+def test_a_group_alone_shows_its_help(group: str) -> None:
+    result = CliRunner().invoke(app, [group], env={"EVSHARE_DEBUG": "1"})
+    assert f"Usage: evshare {group}" in result.stdout
+    assert "error:" not in result.stderr

@@ -311,6 +311,8 @@ class EvshareGroup(TyperGroup):
         args = [*ctx._protected_args, *ctx.args]
         try:
             return super().invoke(ctx)
+        except _click.exceptions.NoArgsIsHelpError:
+            raise  # `evshare keys`: the group's help, as Typer shows it
         except _click.exceptions.UsageError as exc:
             _plain_click_error(exc)
             _report_usage(exc)
