@@ -24,7 +24,8 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         "sqlite:///evshare.db",
-        description="sqlite:///PATH (embedded, the default) or postgresql://...",
+        description="sqlite:///PATH (embedded, the default) or postgresql://... (memory://NAME: "
+        "in this process only, for tests)",
     )
     profile: Profile = Field("1.2.0", description="EnergSync contract version to serve")
     root_path: str = Field("", description="base path the API is mounted under, e.g. /default")
@@ -62,10 +63,10 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url_scheme(cls, value: str) -> str:
-        if not value.startswith(("sqlite://", "postgresql://", "postgres://")):
+        if not value.startswith(("sqlite://", "postgresql://", "postgres://", "memory://")):
             raise ValueError(
                 "not a database URL evshare knows; use sqlite:///PATH (a file, relative), "
-                "sqlite:////PATH (absolute) or postgresql://USER@HOST/DB"
+                "sqlite:////PATH (absolute) or postgresql://USER@HOST/DB (memory:// in tests)"
             )
         return value
 

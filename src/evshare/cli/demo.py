@@ -77,7 +77,7 @@ def demo(
 
     On a database that holds other chargers it refuses, unless --allow-real-data is given."""
     settings = settings_from(database_url=database_url)
-    schema.upgrade(settings.database_url)
+    schema.upgrade(settings.database_url, settings.db_connect_timeout)
     try:
         chargers, sessions, token = with_store(
             settings, lambda store: _load_and_key(store, allow_real_data)

@@ -128,7 +128,7 @@ def serve(
         access_log=access_log,
         database_url=database_url,
     )
-    require_current(settings.database_url)
+    require_current(settings.database_url, settings.db_connect_timeout)
     check_can_listen(settings.host, settings.port)
     export_settings(settings)
     if not settings.access_log:
