@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from evshare.cli import app
 from evshare.store import schema
-from tests.cli.conftest import EVSHARE
+from tests.servers import EVSHARE
 
 FORBIDDEN = (
     "Traceback",
@@ -400,6 +400,7 @@ def test_a_mistake_gets_one_line_naming_what_the_user_gave(
     check(mistake, run(mistake, workspace), workspace)
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("mistake", SUBPROCESS_MISTAKES, ids=str)
 def test_a_mistake_in_a_real_process(mistake: Mistake, workspace: Path) -> None:
     check(mistake, run(mistake, workspace), workspace)
@@ -424,6 +425,7 @@ def test_an_unexpected_error_is_one_line_that_says_it_is_a_bug(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.process
 def test_the_readme_pipeline_export_to_import_works(workspace: Path) -> None:
     env = {**os.environ, "EVSHARE_DATABASE_URL": f"sqlite:///{workspace / 'good.db'}"}
     for kind in ("chargers", "sessions"):

@@ -29,7 +29,7 @@ from evshare.errors import ConfigError
 from evshare.ingest import RowError, load_mapping
 from evshare.ingest.load import ImportReport, Kind, run_import
 from evshare.ingest.mapping import CHARGER_FIELDS, SESSION_FIELDS, shipped_mappings
-from evshare.model import Charger, Session, epoch, to_contract
+from evshare.model import Charger, Session, to_contract
 from evshare.store import Store, open_store
 
 import_app = typer.Typer(help="Import chargers or sessions from files.", no_args_is_help=True)
