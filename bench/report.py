@@ -17,6 +17,7 @@ Status = Literal["ok", "skipped", "failed"]
 PACKAGES = ("evshare", "uvicorn", "uvloop", "httptools", "orjson", "psycopg", "redis")
 BUSY_CORES = 0.15  # other processes' CPU above which a measurement is flagged as disturbed
 _MARK = {True: "✅ pass", False: "❌ fail", None: "⏭ skipped"}
+_QUICK = "not judged (quick run)"
 
 
 @dataclass(slots=True)
@@ -108,6 +109,10 @@ class Report:
         rows: list[ImportRow | HttpRow] = [*self.imports, *self.http]
         return [row for row in rows if row.status == "failed"]
 
+    def missed(self) -> list[Target]:
+        """Targets measured and not met (a target not measured is neither met nor missed)."""
+        return [t for t in self.targets if t.passed is False]
+
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
 
@@ -131,7 +136,10 @@ class Report:
             "",
             "| target | value | result |",
             "|---|---|---|",
-            *[f"| {t.name} | {t.value} | {_MARK[t.passed]} |" for t in self.targets],
+            *[
+                f"| {t.name} | {t.value} | {_QUICK if s['quick'] else _MARK[t.passed]} |"
+                for t in self.targets
+            ],
             "",
             *(
                 [

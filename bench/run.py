@@ -67,6 +67,7 @@ class Settings:
     quick: bool
     only: str | None
     without_access_log: bool
+    report_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
         help="also measure every evshare server with EVSHARE_ACCESS_LOG=false",
     )
     parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="exit 0 even when a full run misses a target (the report still says so)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="instead of measuring, profile the sessions endpoint (SQLite) under pyinstrument",
@@ -126,6 +132,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
         quick=quick,
         only=args.only,
         without_access_log=args.without_access_log,
+        report_only=args.report_only,
     )
     return settings, args.profile
 
@@ -592,16 +599,34 @@ def main() -> int:
             database.unlink()
     result.finished = datetime.now(UTC).isoformat(timespec="seconds")
     markdown = result.to_markdown()
-    name = stamp + ("-quick" if settings.quick else "")
-    for path in (RESULTS_DIR / f"{name}.md", RESULTS_DIR / "latest.md"):
-        path.write_text(markdown)
-    for path in (RESULTS_DIR / f"{name}.json", RESULTS_DIR / "latest.json"):
-        path.write_bytes(result.to_json())
+    # A quick run is a smoke test: its figures go beside its logs (untracked), never over the
+    # recorded results of a full run.
+    if settings.quick:
+        written = [run_dir / "results.md", run_dir / "results.json"]
+    else:
+        written = [RESULTS_DIR / f"{stamp}.md", RESULTS_DIR / f"{stamp}.json"]
+        written += [RESULTS_DIR / "latest.md", RESULTS_DIR / "latest.json"]
+    for path in written:
+        if path.suffix == ".md":
+            path.write_text(markdown)
+        else:
+            path.write_bytes(result.to_json())
     print(markdown)
+    say(f"results: {', '.join(str(p.relative_to(REPO)) for p in written[:2])}")
+    return exit_status(result, settings)
+
+
+def exit_status(result: Report, settings: Settings) -> int:
+    """1 if a variant failed, or if a full run missed a target (unless --report-only)."""
     failed = result.failed()
     if failed:
-        say(f"{len(failed)} variant(s) FAILED; see the table above and {run_dir}")
-    return 1 if failed else 0
+        say(f"{len(failed)} variant{'s' if len(failed) != 1 else ''} FAILED; see the table above")
+    missed = [] if settings.quick else result.missed()
+    if missed:
+        names = "; ".join(f"{t.name} ({t.value})" for t in missed)
+        verdict = "reported only (--report-only)" if settings.report_only else "exit status 1"
+        say(f"missed {len(missed)} target{'s' if len(missed) != 1 else ''}: {names}; {verdict}")
+    return 1 if failed or (missed and not settings.report_only) else 0
 
 
 if __name__ == "__main__":

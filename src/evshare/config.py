@@ -6,12 +6,15 @@ handler or a test, and the result is handed to whatever needs it.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from evshare.errors import ConfigError
+from evshare.errors import ConfigError, SettingProblem
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 Profile = Literal["1.2.0", "1.0.7"]
 
@@ -69,21 +72,78 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url_scheme(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql://", "postgres://", "memory://")):
-            raise ValueError("must start with sqlite:/// or postgresql:// (or memory:// in tests)")
+            raise ValueError(
+                "not a database URL evshare knows; use sqlite:///PATH (a file, relative), "
+                "sqlite:////PATH (absolute) or postgresql://USER@HOST/DB (memory:// in tests)"
+            )
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("not a Redis URL; use redis://HOST:6379/0 (or rediss://, unix://)")
+        return value or None
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment, with `overrides` (CLI flags) taking precedence.
 
-    Raises ConfigError naming each bad setting by its environment variable.
+    Raises ConfigError with one `SettingProblem` per bad setting, in plain words.
     """
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**clean)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            name = "_".join(str(part) for part in error["loc"]) or "settings"
-            problems.append(f"EVSHARE_{name.upper()}: {error['msg']}")
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+        problems = [
+            SettingProblem(
+                "_".join(str(part) for part in error["loc"]) or "settings",
+                error.get("input"),
+                plain_reason(error),
+            )
+            for error in exc.errors()
+        ]
+        raise ConfigError(problems=problems) from None
+
+
+_PLAIN = {
+    "int_parsing": "not a whole number",
+    "int_from_float": "not a whole number",
+    "int_type": "not a whole number",
+    "float_parsing": "not a number",
+    "float_type": "not a number",
+    "finite_number": "not a finite number",
+    "bool_parsing": "not true or false (use true/false, yes/no, on/off or 1/0)",
+    "bool_type": "not true or false",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
+    "literal_error": "must be {expected}",
+    "enum": "must be {expected}",
+    "missing": "is required",
+    "extra_forbidden": "is not a setting evshare knows",
+    "string_type": "must be text",
+    "string_too_short": "must be at least {min_length} characters long",
+    "string_too_long": "must be at most {max_length} characters long",
+    "date_from_datetime_parsing": "not a date; use YYYY-MM-DD",
+    "date_parsing": "not a date; use YYYY-MM-DD",
+    "datetime_from_date_parsing": "not a date-time; use e.g. 2027-01-31T12:00:00Z",
+    "datetime_parsing": "not a date-time; use e.g. 2027-01-31T12:00:00Z",
+}
+
+
+def plain_reason(error: ErrorDetails) -> str:
+    """A validation error in plain words, without the validation library's phrasing
+    ("Input should be ...", "Value error, ...")."""
+    context = dict(error.get("ctx") or {})
+    if error["type"] in ("value_error", "assertion_error") and "error" in context:
+        return str(context["error"])
+    template = _PLAIN.get(error["type"])
+    if template is not None:
+        try:
+            return template.format(**context)
+        except (KeyError, IndexError):
+            pass
+    message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return message.replace("Input should be", "must be").replace("input", "value")

@@ -21,6 +21,9 @@ EvshareError
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 
 class EvshareError(Exception):
     """The root of every error evshare raises on purpose."""
@@ -73,8 +76,40 @@ class Unavailable(EvshareError):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True, slots=True)
+class SettingProblem:
+    """One bad setting: its name in `Settings` (e.g. `port`), the value given, and why, in plain
+    words (e.g. "must be at most 65535"). Whoever shows it names the setting as its user gave
+    it: the CLI as the flag typed or the variable set, the Lambda as the variable."""
+
+    setting: str
+    value: object
+    reason: str
+
+    @property
+    def variable(self) -> str:
+        return f"EVSHARE_{self.setting.upper()}"
+
+    def __str__(self) -> str:
+        return f"{self.variable}={self.value}: {self.reason}"
+
+
 class ConfigError(EvshareError):
+    """A setting, option or value the user gave is missing or malformed.
+
+    Raised with `problems` when it concerns settings (see `SettingProblem`), so that the CLI can
+    name the flag or environment variable the user actually used."""
+
     code = "config"
+
+    def __init__(self, message: str = "", *, problems: Sequence[SettingProblem] = ()) -> None:
+        self.problems = tuple(problems)
+        super().__init__(message or "; ".join(str(p) for p in self.problems))
+
+    @classmethod
+    def about(cls, setting: str, value: object, reason: str) -> ConfigError:
+        """The error for one bad setting, e.g. `ConfigError.about("port", 70000, "...")`."""
+        return cls(problems=[SettingProblem(setting, value, reason)])
 
 
 class SchemaOutOfDate(EvshareError):

@@ -78,8 +78,15 @@ async def create(
 ) -> str:
     """Store a new key and return its token; the token is never retrievable again."""
     ids = frozenset(i.strip() for i in (charger_ids or ()) if i.strip())
-    if all_chargers == bool(ids):
-        raise KeyManagementError("give the key either some charger ids or all chargers, not both")
+    if all_chargers and ids:
+        raise KeyManagementError(
+            "give the key either some charger ids (--chargers) or all chargers (--all), not both"
+        )
+    if not all_chargers and not ids:
+        given = "" if charger_ids is None else " (the charger ids given are all empty)"
+        raise KeyManagementError(
+            f"say which chargers the key may see{given}: --chargers ID,ID,... or --all"
+        )
     if expires_at is not None and expires_at <= now:
         raise KeyManagementError(f"the expiry {expires_at.isoformat()} is already past")
     key = ApiKey(

@@ -23,10 +23,19 @@ from tests.api.conftest import ALL_IDS, Live, in_process, seed
 SHARED_SPEC = Path(__file__).parents[3] / "shared" / "spec" / "energsync-1.2.0.yaml"
 
 
-def test_openapi_json_is_the_contract_as_is(live: Live) -> None:
+def test_openapi_json_is_the_contract_with_this_servers_base(live: Live) -> None:
     served = live.get("/openapi.json").json()
     packaged = Path(__file__).parents[2] / "src/evshare/api/energsync-1.2.0.yaml"
-    assert served == yaml.safe_load(packaged.read_text())
+    contract = yaml.safe_load(packaged.read_text())
+    # Relative: right for whatever host, port or proxy the client came through.
+    assert [s["url"] for s in served["servers"]] == ["/"]
+    assert "README.md beside this file" not in served["info"]["description"]
+    codes = served["components"]["schemas"]["Error"]["properties"]["code"]["description"]
+    assert "method_not_allowed" in codes
+    for part in ("openapi", "paths", "security"):
+        assert served[part] == contract[part]
+    for part in ("parameters", "responses", "securitySchemes"):
+        assert served["components"][part] == contract["components"][part]
 
 
 @pytest.mark.skipif(not SHARED_SPEC.exists(), reason="shared/spec is not beside this checkout")
@@ -40,6 +49,9 @@ def test_docs_page_describes_every_operation(live: Live) -> None:
     assert response.headers["content-type"].startswith("text/html")
     for path in ("/chargers", "/chargers/{chargerId}", "/chargers/{chargerId}/sessions"):
         assert f"GET {path}</code>" in response.text
+    assert "`" not in response.text  # Markdown is rendered, not shown raw
+    assert "<code>chargerIds</code>" in response.text
+    assert "README.md beside this file" not in response.text
 
 
 def test_health(live: Live) -> None:
@@ -96,8 +108,10 @@ def test_a_base_path_matches_an_api_gateway_stage(database_url: str) -> None:
         staged = app.get("/default/chargers/CH-001", headers=headers)
         plain = app.get("/chargers/CH-001", headers=headers)
         docs = app.get("/default/docs")
+        openapi = app.get("/default/openapi.json").json()
     assert staged.status_code == plain.status_code == 200
     assert "/default/openapi.json" in docs.text
+    assert [s["url"] for s in openapi["servers"]] == ["/default"]
 
 
 def test_profile_1_0_7_lists_a_bare_array_without_paging(database_url: str) -> None:

@@ -91,8 +91,8 @@ def test_csv_malformed_lines_are_row_errors_and_reading_goes_on() -> None:
     assert csv_records(content) == [
         (2, {"id": "a", "name": "A"}),
         RowError("x.csv", 3, None, None, "malformed CSV: ',' expected after '\"'"),
-        RowError("x.csv", 4, None, None, "has 1 fields; the header has 2"),
-        RowError("x.csv", 5, None, None, "has 3 fields; the header has 2"),
+        RowError("x.csv", 4, None, None, "has 1 field; the header has 2 fields"),
+        RowError("x.csv", 5, None, None, "has 3 fields; the header has 2 fields"),
         (6, {"id": " ", "name": " "}),
         (7, {"id": "e", "name": "E"}),
         RowError("x.csv", 8, None, None, "malformed CSV: unexpected end of data"),
@@ -108,7 +108,7 @@ def test_csv_bytes_the_encoding_cannot_decode_are_a_row_error_naming_the_column(
     assert result[0] == (2, {"id": "a", "name": "Caf\u00e9"})
     error = result[1]
     assert isinstance(error, RowError)
-    assert (error.line, error.field, error.reason) == (3, "name", "is not valid utf-8-sig")
+    assert (error.line, error.field, error.reason) == (3, "name", "is not valid UTF-8")
     assert result[2] == (4, {"id": "c", "name": "C"})
 
 
@@ -123,7 +123,7 @@ def test_csv_delimiter_and_encoding_are_options() -> None:
     ("content", "message"),
     [
         (b"id,name,id\na,b,c\n", r"x\.csv:1: column 'id' appears twice in the header"),
-        (b"id,\xff\n", r"x\.csv:1: the header is not valid utf-8-sig"),
+        (b"id,\xff\n", r"x\.csv:1: the header is not valid UTF-8"),
         (b'id,"name\n', r"x\.csv:1: malformed CSV header"),
         (b"id,title\na,A\n", r"x\.csv:1: no column 'name' in the header \(it has 'id', 'title'\)"),
     ],

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from evshare.errors import ImportFailed
-from evshare.ingest import read_chargers, read_sessions
+from evshare.ingest import read_chargers, read_ocpi_locations, read_sessions
 from evshare.model import Session
 from tests.ingest.support import Files, split
 
@@ -76,10 +76,12 @@ def test_an_explicit_format_overrides_the_name(files: Files, kind: str) -> None:
     assert list(read_sessions(path, format=kind)) == [SESSION]
 
 
-def test_a_name_without_a_known_extension_needs_a_format(files: Files) -> None:
-    path = files.write("export.txt", SESSION_CSV)
-    with pytest.raises(ImportFailed, match=r"export\.txt: cannot tell the format"):
-        list(read_sessions(path))
+@pytest.mark.parametrize("kind", ["csv", "json", "ndjson"])
+def test_a_name_without_a_known_extension_is_read_as_its_content_shows(
+    files: Files, kind: str
+) -> None:
+    path = files.write("export.txt", SESSION_CONTENT[kind])
+    assert list(read_sessions(path)) == [SESSION]
 
 
 def test_an_unknown_format_is_refused(files: Files) -> None:
@@ -99,21 +101,39 @@ def test_dash_reads_stdin_as_bytes(
     assert not stdin.closed
 
 
-def test_stdin_needs_a_format(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(SESSION_CSV.encode())))
-    with pytest.raises(ImportFailed, match=r"<stdin>: cannot tell the format"):
-        list(read_sessions("-"))
+@pytest.mark.parametrize(("kind", "compress"), [("ndjson", False), ("csv", True), ("json", False)])
+def test_stdin_is_read_as_its_content_shows(
+    monkeypatch: pytest.MonkeyPatch, kind: str, compress: bool
+) -> None:
+    data = SESSION_CONTENT[kind].encode()
+    stdin = io.TextIOWrapper(io.BytesIO(gzip.compress(data) if compress else data))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert list(read_sessions("-")) == [SESSION]
 
 
-def test_a_missing_file_is_import_failed_naming_it(tmp_path: Path) -> None:
+def test_empty_stdin_is_no_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    assert list(read_sessions("-")) == []
+
+
+def test_records_of_another_kind_are_the_wrong_file(files: Files) -> None:
+    path = files.write("chargers.json", '[{"id": "CH-1", "name": "one"}]')
+    with pytest.raises(ImportFailed, match=r"chargers\.json: no record has a field of OCPI"):
+        list(read_ocpi_locations(path))
+
+
+def test_a_missing_file_is_the_os_error_naming_it(tmp_path: Path) -> None:
+    # The CLI turns it into one line naming the argument (tests/cli/test_user_errors.py).
     path = str(tmp_path / "absent.csv")
-    with pytest.raises(ImportFailed, match=r"absent\.csv: cannot open: No such file"):
+    with pytest.raises(FileNotFoundError) as raised:
         list(read_sessions(path))
+    assert raised.value.filename == path
 
 
-def test_a_directory_is_import_failed(tmp_path: Path) -> None:
-    with pytest.raises(ImportFailed, match="cannot"):
+def test_a_directory_is_the_os_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError) as raised:
         list(read_chargers(str(tmp_path), format="csv"))
+    assert raised.value.filename == str(tmp_path)
 
 
 def test_a_path_object_is_accepted(files: Files) -> None:

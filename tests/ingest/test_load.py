@@ -105,7 +105,7 @@ def test_one_bad_row_imports_nothing_and_every_bad_row_is_named(
     with pytest.raises(ImportFailed) as caught:
         load(chargers_loaded, "sessions", [path], batch_size=5)
     message = str(caught.value)
-    assert "3 invalid row(s); nothing was imported" in message
+    assert "3 invalid rows; nothing was imported" in message
     assert f"{path}:3: energy=-5: must not be negative" in message
     assert f"{path}:16: chargerId='C999': unknown charger" in message
     assert f"{path}:18: endTime=" in message
@@ -122,7 +122,7 @@ def test_duplicates_are_named_within_and_across_batches_and_files(
     message = str(caught.value)
     assert f"{first}:11: id='S000002': duplicate id" in message
     assert f"{second}:2: id='S000007': duplicate id" in message
-    assert "2 invalid row(s)" in message
+    assert "2 invalid rows" in message
 
 
 def test_skip_invalid_loads_the_valid_rows_and_hands_over_the_rejected(

@@ -91,7 +91,9 @@ class EnergSyncApp:
         self._paged = settings.profile == "1.2.0"
         self._root = settings.root_path
         self._auth = auth.build_authenticator(settings, lambda: self.store)
-        self._openapi = document_json(settings.profile, auth.bearer_issuers(self._auth))
+        self._openapi = document_json(
+            settings.profile, settings.root_path, auth.bearer_issuers(self._auth)
+        )
         self._docs = docs_html(settings.profile, settings.root_path)
 
     @property

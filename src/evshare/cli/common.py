@@ -1,9 +1,16 @@
-"""What every command shares: options, settings, running a coroutine against the store."""
+"""What every command shares: options, settings, output, running a coroutine against the store.
+
+Errors need nothing from a command: raise an EvshareError (or let an OS, database or URL error
+escape) and cli/failures.py reports it in one line naming the user's flag and value.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import re
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, TypeVar
@@ -18,18 +25,69 @@ from evshare.store import Store, open_store
 
 T = TypeVar("T")
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _console(*, stderr: bool) -> Console:
+    """Rich output that never wraps a line it writes to a pipe or file (a URL or a key split over
+    two lines cannot be pasted); on a terminal, tables still fit the window."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=4096)
+
+
+console = _console(stderr=False)
+err_console = _console(stderr=True)
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`1 session`, `2 sessions`, `0 sessions`."""
+    return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
+
+
+def setting_option(name: str, help: str, *, metavar: str, flag: str | None = None) -> Any:
+    """A CLI option for the setting `name` (a field of `Settings`): it reads EVSHARE_<NAME> from
+    the environment, shows that variable and the setting's default in --help, and its value is
+    None when neither was given, so `settings_from` leaves the setting to its default."""
+    field = Settings.model_fields[name]
+    default = field.default
+    shown = (
+        default
+        if isinstance(default, str) and default
+        else ("" if default is None else str(default).lower())
+    )
+    return typer.Option(
+        flag or "--" + name.replace("_", "-"),
+        help=help,
+        metavar=metavar,
+        envvar=f"EVSHARE_{name.upper()}",
+        show_envvar=True,
+        show_default=shown or False,
+    )
+
 
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option(
-        "--database-url",
-        help="sqlite:///PATH or postgresql://... [env: EVSHARE_DATABASE_URL; "
-        "default: sqlite:///evshare.db]",
-        show_default=False,
+    setting_option(
+        "database_url",
+        "The database: sqlite:///FILE (relative), sqlite:////FILE (absolute) or "
+        "postgresql://USER@HOST/DB.",
+        metavar="URL",
     ),
 ]
+
+
+def ensure_writable(path: str | os.PathLike[str]) -> None:
+    """Refuse, before any work is done, a file that cannot be written: a folder, or a file in a
+    folder that does not exist. Raised as the OSError writing would raise, so that the one-line
+    report names the option that gave the path (see cli/failures.py)."""
+    text = os.fspath(path)
+    if os.path.isdir(text):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), text)
+    parent = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), text)
+    if not os.access(parent, os.W_OK) or (os.path.exists(text) and not os.access(text, os.W_OK)):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), text)
 
 
 def settings_from(**overrides: Any) -> Settings:

@@ -17,11 +17,18 @@ from typing import IO, Annotated, Any
 import orjson
 import typer
 
-from evshare.cli.common import DatabaseUrl, day_range, err_console, settings_from
+from evshare.cli.common import (
+    DatabaseUrl,
+    day_range,
+    ensure_writable,
+    err_console,
+    plural,
+    settings_from,
+)
 from evshare.errors import ConfigError
 from evshare.ingest import RowError, load_mapping
 from evshare.ingest.load import ImportReport, Kind, run_import
-from evshare.ingest.mapping import CHARGER_FIELDS, SESSION_FIELDS
+from evshare.ingest.mapping import CHARGER_FIELDS, SESSION_FIELDS, shipped_mappings
 from evshare.model import Charger, Session, to_contract
 from evshare.store import Store, open_store
 
@@ -31,16 +38,36 @@ export_app = typer.Typer(
 )
 
 Files = Annotated[
-    list[str], typer.Argument(help="Files to read ('-' for stdin); .gz is read transparently.")
+    list[str],
+    typer.Argument(
+        help="Files to read ('-' for standard input); .gz is read transparently.",
+        metavar="FILE...",
+    ),
 ]
 Format = Annotated[
-    str | None, typer.Option("--format", help="csv, json or ndjson; by default from the extension.")
+    str | None,
+    typer.Option(
+        "--format",
+        help="csv, json or ndjson. [default: from the file's extension, else from its content]",
+        metavar="FORMAT",
+    ),
+]
+OcpiFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="json or ndjson. [default: from the file's extension, else from its content]",
+        metavar="FORMAT",
+    ),
 ]
 MappingOption = Annotated[
     str | None,
     typer.Option(
         "--mapping",
-        help="A mapping file (TOML) or a shipped mapping's name; see docs/importing.md.",
+        help="A mapping file (TOML), or a shipped mapping's name: "
+        + ", ".join(shipped_mappings())
+        + ". See docs/importing.md. [default: the contract's own field names and units]",
+        metavar="MAPPING",
     ),
 ]
 SkipInvalid = Annotated[
@@ -54,6 +81,7 @@ Rejects = Annotated[
     typer.Option(
         "--rejects",
         help="Where --skip-invalid writes rejected rows (NDJSON). [default: FILE.rejects.ndjson]",
+        metavar="FILE",
     ),
 ]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing.")]
@@ -134,15 +162,19 @@ def _import(
     database_url: str | None,
 ) -> None:
     settings = settings_from(database_url=database_url)
-    if format is not None and format not in ("csv", "json", "ndjson"):
-        raise ConfigError(f"--format: {format!r} is not csv, json or ndjson")
+    formats = ("json", "ndjson") if kind.startswith("ocpi") else ("csv", "json", "ndjson")
+    if format is not None and format not in formats:
+        raise ConfigError(f"--format: {format!r} is not {', '.join(formats[:-1])} or {formats[-1]}")
     chosen = None if mapping is None else load_mapping(mapping)
     sink = None
+    if rejects is not None and not skip_invalid:
+        raise ConfigError("--rejects only applies with --skip-invalid")
     if skip_invalid:
         first = files[0]
         sink = _Rejects(
             rejects or Path("stdin.rejects.ndjson" if first == "-" else f"{first}.rejects.ndjson")
         )
+        ensure_writable(sink.path)
 
     async def work() -> ImportReport:
         store = await open_store(settings)
@@ -190,6 +222,23 @@ def _command(kind: Kind, about: str) -> Callable[..., None]:
     return command
 
 
+def _ocpi_command(kind: Kind, about: str) -> Callable[..., None]:
+    """OCPI data is JSON in OCPI's own field names: no CSV, no mapping."""
+
+    def command(
+        files: Files,
+        format: OcpiFormat = None,
+        skip_invalid: SkipInvalid = False,
+        rejects: Rejects = None,
+        dry_run: DryRun = False,
+        database_url: DatabaseUrl = None,
+    ) -> None:
+        _import(kind, files, format, None, skip_invalid, rejects, dry_run, database_url)
+
+    command.__doc__ = about
+    return command
+
+
 import_app.command("chargers")(
     _command("chargers", "Import chargers (CSV, JSON or NDJSON), upserting by id. All or nothing.")
 )
@@ -197,10 +246,18 @@ import_app.command("sessions")(
     _command("sessions", "Import sessions (CSV, JSON or NDJSON), upserting by id. All or nothing.")
 )
 import_app.command("ocpi-locations")(
-    _command("ocpi-locations", "Import OCPI 2.2.1 Locations: one charger per EVSE (id = EVSE uid).")
+    _ocpi_command(
+        "ocpi-locations",
+        "Import OCPI 2.2.1 Locations (a JSON array, NDJSON, or an OCPI response): one charger "
+        "per EVSE (id = EVSE uid). All or nothing.",
+    )
 )
 import_app.command("ocpi-cdrs")(
-    _command("ocpi-cdrs", "Import OCPI 2.2.1 CDRs as sessions (chargerId = the EVSE uid).")
+    _ocpi_command(
+        "ocpi-cdrs",
+        "Import OCPI 2.2.1 CDRs (a JSON array, NDJSON, or an OCPI response) as sessions "
+        "(chargerId = the EVSE uid). All or nothing.",
+    )
 )
 
 
@@ -241,23 +298,29 @@ def _export(
         raise ConfigError(f"--format: {fmt!r} is not csv or ndjson")
     settings = settings_from(database_url=database_url)
 
-    async def work(out: IO[str]) -> int:
+    if output != "-":
+        ensure_writable(output)
+
+    async def work() -> int:
         store = await open_store(settings)
         try:
-            return await _write_rows(rows(store), fields, fmt, out)
+            if output == "-":
+                return await _write_rows(rows(store), fields, fmt, sys.stdout)
+            # Opened only once the store is: a refused export leaves no empty file behind.
+            with open(output, "w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230 - every write to it blocks alike
+                return await _write_rows(rows(store), fields, fmt, out)
         finally:
             await store.close()
 
-    if output == "-":
-        count = asyncio.run(work(sys.stdout))
-    else:
-        with open(output, "w", encoding="utf-8", newline="") as out:
-            count = asyncio.run(work(out))
-    err_console.print(f"exported {count} {kind}", highlight=False)
+    count = asyncio.run(work())
+    err_console.print(f"exported {plural(count, kind.removesuffix('s'))}", highlight=False)
 
 
-ExportFormat = Annotated[str, typer.Option("--format", help="csv or ndjson.")]
-Output = Annotated[str, typer.Option("--output", "-o", help="File to write; '-' for stdout.")]
+ExportFormat = Annotated[str, typer.Option("--format", help="csv or ndjson.", metavar="FORMAT")]
+Output = Annotated[
+    str,
+    typer.Option("--output", "-o", help="File to write; '-' for standard output.", metavar="FILE"),
+]
 
 
 @export_app.command("chargers")
@@ -278,13 +341,15 @@ def export_sessions(
     fmt: ExportFormat = "ndjson",
     output: Output = "-",
     charger: Annotated[
-        str | None, typer.Option("--charger", help="Only this charger's sessions.")
+        str | None, typer.Option("--charger", help="Only this charger's sessions.", metavar="ID")
     ] = None,
     start: Annotated[
-        str | None, typer.Option("--from", help="First UTC day (YYYY-MM-DD), inclusive.")
+        str | None,
+        typer.Option("--from", help="First UTC day (YYYY-MM-DD), inclusive.", metavar="DAY"),
     ] = None,
     end: Annotated[
-        str | None, typer.Option("--to", help="Last UTC day (YYYY-MM-DD), inclusive.")
+        str | None,
+        typer.Option("--to", help="Last UTC day (YYYY-MM-DD), inclusive.", metavar="DAY"),
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:

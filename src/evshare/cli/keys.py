@@ -27,26 +27,47 @@ from evshare.store import Store
 app = typer.Typer(help="Manage API keys (stored only as hashes).", no_args_is_help=True)
 
 
+_SCOPE = "Scope: give one of these (required)"
+
+
 @app.command()
 def create(
-    name: Annotated[str, typer.Option("--name", help="A unique name for the key's holder.")],
+    name: Annotated[
+        str, typer.Option("--name", help="A unique name for the key's holder.", metavar="NAME")
+    ],
     chargers: Annotated[
-        str | None, typer.Option("--chargers", help="Comma-separated charger ids it may see.")
+        str | None,
+        typer.Option(
+            "--chargers",
+            help="Comma-separated charger ids it may see.",
+            metavar="ID,ID,...",
+            rich_help_panel=_SCOPE,
+        ),
     ] = None,
-    all_chargers: Annotated[bool, typer.Option("--all", help="It may see every charger.")] = False,
+    all_chargers: Annotated[
+        bool, typer.Option("--all", help="It may see every charger.", rich_help_panel=_SCOPE)
+    ] = False,
     expires: Annotated[
         str | None,
-        typer.Option("--expires", help="YYYY-MM-DD (00:00 UTC that day) or an RFC 3339 time."),
+        typer.Option(
+            "--expires",
+            help="YYYY-MM-DD (00:00 UTC that day) or an RFC 3339 time. [default: never]",
+            metavar="WHEN",
+        ),
     ] = None,
     plan: Annotated[
         str | None,
         typer.Option(
-            "--plan", help="Its usage plan (see `evshare plans list`). [default: the default plan]"
+            "--plan",
+            help="Its usage plan (see `evshare plans list`). [default: the default plan]",
+            metavar="PLAN",
         ),
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Create a key and print it once, alone on standard output. It cannot be shown again."""
+    """Create a key and print it once, alone on standard output. It cannot be shown again.
+
+    Give its scope: `--chargers ID,ID,...` or `--all`."""
     settings = settings_from(database_url=database_url)
     expires_at = None if expires is None else parse_moment(expires, "--expires")
     ids = None if chargers is None else chargers.split(",")
@@ -123,9 +144,10 @@ def list_keys(
 
 @app.command("set-plan")
 def set_plan(
-    name: Annotated[str, typer.Argument(help="The key.")],
+    name: Annotated[str, typer.Argument(help="The key.", metavar="KEY")],
     plan: Annotated[
-        str | None, typer.Argument(help="The plan to put it on (see `evshare plans list`).")
+        str | None,
+        typer.Argument(help="The plan to put it on (see `evshare plans list`).", metavar="PLAN"),
     ] = None,
     default: Annotated[
         bool, typer.Option("--default", help="Put it on the default plan instead.")
@@ -135,7 +157,9 @@ def set_plan(
     """Put a key on a plan, or back on the default plan (EVSHARE_DEFAULT_PLAN) with --default.
     Running servers apply it from the key's next request."""
     if (plan is None) == (not default):
-        raise KeyManagementError("give either a PLAN or --default")
+        raise KeyManagementError(
+            "give either a PLAN (see `evshare plans list`) or --default, not both or neither"
+        )
     settings = settings_from(database_url=database_url)
     with_store(settings, lambda store: store.set_key_plan(name, plan))
     shown = plan or f"the default plan ({settings.default_plan})"
@@ -144,7 +168,7 @@ def set_plan(
 
 @app.command()
 def revoke(
-    name: Annotated[str, typer.Argument(help="The key to revoke.")],
+    name: Annotated[str, typer.Argument(help="The key to revoke.", metavar="KEY")],
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke a key: every one of its secrets stops working at once."""
@@ -155,11 +179,13 @@ def revoke(
 
 @app.command()
 def rotate(
-    name: Annotated[str, typer.Argument(help="The key to rotate.")],
+    name: Annotated[str, typer.Argument(help="The key to rotate.", metavar="KEY")],
     grace: Annotated[
         str,
         typer.Option(
-            "--grace", help="How long the old secret keeps working: 0 (at once), 30m, 24h, 7d."
+            "--grace",
+            help="How long the old secret keeps working: 0 (at once), 30m, 24h, 7d.",
+            metavar="DURATION",
         ),
     ] = "24h",
     database_url: DatabaseUrl = None,

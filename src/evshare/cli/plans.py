@@ -48,16 +48,21 @@ def quota_text(plan: Plan) -> str:
 
 @app.command()
 def create(
-    name: Annotated[str, typer.Argument(help="A unique name for the plan.")],
+    name: Annotated[str, typer.Argument(help="A unique name for the plan.", metavar="NAME")],
     rate: Annotated[
         float | None,
-        typer.Option("--rate", help="Requests per second the bucket refills with, e.g. 10 or 0.5."),
+        typer.Option(
+            "--rate",
+            help="Requests per second the bucket refills with, e.g. 10 or 0.5.",
+            metavar="PER_SECOND",
+        ),
     ] = None,
     burst: Annotated[
-        int | None, typer.Option("--burst", help="Requests the bucket holds: the largest burst.")
+        int | None,
+        typer.Option("--burst", help="Requests the bucket holds: the largest burst.", metavar="N"),
     ] = None,
     quota: Annotated[
-        int | None, typer.Option("--quota", help="Requests allowed per --period.")
+        int | None, typer.Option("--quota", help="Requests allowed per --period.", metavar="N")
     ] = None,
     period: Annotated[
         Period | None,
@@ -130,7 +135,7 @@ def list_plans(
 
 @app.command()
 def delete(
-    name: Annotated[str, typer.Argument(help="The plan to delete.")],
+    name: Annotated[str, typer.Argument(help="The plan to delete.", metavar="PLAN")],
     database_url: DatabaseUrl = None,
 ) -> None:
     """Delete a plan no key is on. A plan keys still use is refused, naming them: move them

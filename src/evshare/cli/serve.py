@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from evshare.cli.common import DatabaseUrl, err_console, settings_from
+from evshare.cli.common import DatabaseUrl, err_console, plural, setting_option, settings_from
 from evshare.config import Settings
+from evshare.errors import ConfigError
 from evshare.store.schema import require_current
 
 
@@ -40,26 +41,81 @@ def export_settings(settings: Settings) -> None:
             os.environ[variable] = str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def check_can_listen(host: str, port: int) -> None:
+    """Refuse, in one line naming --host or --port, an address the server could not listen on
+    (uvicorn would only log it after starting up). A port taken between this check and the
+    server's own bind is still reported by the server."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        raise ConfigError.about("host", host, "not an address or host name found") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                reason = "already in use (is another server running on it?)"
+                raise ConfigError.about("port", port, reason) from None
+            if exc.errno == errno.EACCES:
+                reason = "permission denied (ports below 1024 need privileges)"
+                raise ConfigError.about("port", port, reason) from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                reason = "not an address of this machine"
+                raise ConfigError.about("host", host, reason) from None
+            raise
+
+
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="Address to listen on. [default: 127.0.0.1]")
+        str | None, setting_option("host", "Address to listen on.", metavar="ADDRESS")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on. [default: 8000]")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes. [default: 1]")] = None,
+    port: Annotated[
+        int | None, setting_option("port", "Port to listen on.", metavar="PORT")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        setting_option(
+            "workers",
+            "Worker processes. With more than one, set EVSHARE_REDIS_URL so that they share "
+            "each key's usage plan.",
+            metavar="N",
+        ),
+    ] = None,
     profile: Annotated[
-        str | None, typer.Option(help="Contract version to serve: 1.2.0 or 1.0.7. [default: 1.2.0]")
+        str | None,
+        setting_option("profile", "Contract version to serve: 1.2.0 or 1.0.7.", metavar="VERSION"),
     ] = None,
     root_path: Annotated[
         str | None,
-        typer.Option("--root-path", help="Base path, e.g. /default to match an API Gateway stage."),
+        setting_option(
+            "root_path",
+            "Base path the API is also served under, e.g. /default to match an API Gateway stage.",
+            metavar="PATH",
+        ),
     ] = None,
-    log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error.")] = None,
+    log_level: Annotated[
+        str | None,
+        setting_option("log_level", "debug, info, warning or error.", metavar="LEVEL"),
+    ] = None,
     access_log: Annotated[
-        bool | None, typer.Option("--access-log/--no-access-log", help="One line per request.")
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="One line per request on stderr.",
+            envvar="EVSHARE_ACCESS_LOG",
+            show_envvar=True,
+            show_default="access-log",
+        ),
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Serve the EnergSync API. Every option can also be set as EVSHARE_<OPTION>."""
+    """Serve the EnergSync API. Each option can also be set by the environment variable named
+    in its help; a flag wins over the variable."""
     import uvicorn
 
     settings = settings_from(
@@ -77,15 +133,23 @@ def serve(
 
         load_identity_config(settings.identity_config)  # refuse a bad file before any worker
     require_current(settings.database_url, settings.db_connect_timeout)
+    check_can_listen(settings.host, settings.port)
     export_settings(settings)
     if not settings.access_log:
         os.environ["EVSHARE_ACCESS_LOG"] = "false"
     err_console.print(
         f"serving EnergSync {settings.profile} on http://{settings.host}:{settings.port}"
-        f"{settings.root_path} ({settings.workers} worker(s)); docs at "
+        f"{settings.root_path} ({plural(settings.workers, 'worker')}); docs at "
         f"http://{settings.host}:{settings.port}{settings.root_path}/docs",
         highlight=False,
     )
+    if settings.workers > 1 and settings.redis_url is None:
+        err_console.print(
+            f"warning: {plural(settings.workers, 'worker process', 'worker processes')} without "
+            "EVSHARE_REDIS_URL: each keeps its own usage-plan counters, so each allows every key "
+            f"its whole plan (up to {settings.workers}x its limits). Set "
+            "EVSHARE_REDIS_URL=redis://HOST:6379/0 to share them."
+        )
     config = log_config(settings.log_level)
     if not settings.access_log:
         config["loggers"]["evshare.access"] = {"level": "WARNING"}

@@ -22,12 +22,14 @@ from evshare.store import Store
 
 
 def usage(
-    key: Annotated[str | None, typer.Option("--key", help="Only this key.")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Only this key.", metavar="KEY")] = None,
     first: Annotated[
-        str | None, typer.Option("--from", help="First UTC day, YYYY-MM-DD (inclusive).")
+        str | None,
+        typer.Option("--from", help="First UTC day, YYYY-MM-DD (inclusive).", metavar="DAY"),
     ] = None,
     last: Annotated[
-        str | None, typer.Option("--to", help="Last UTC day, YYYY-MM-DD (inclusive).")
+        str | None,
+        typer.Option("--to", help="Last UTC day, YYYY-MM-DD (inclusive).", metavar="DAY"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
     database_url: DatabaseUrl = None,

@@ -34,22 +34,68 @@ _BOM = b"\xef\xbb\xbf"
 _SHOWN_LINE = 200  # characters of a malformed line kept in its RowError
 
 
-def choose_format(name: str, requested: str | None) -> Format:
-    """The format asked for, or the one the file name implies (a trailing .gz is ignored)."""
+def choose_format(name: str, requested: str | None, stream: BinaryIO | None = None) -> Format:
+    """The format asked for, or the one the file name implies (a trailing .gz is ignored), or,
+    for standard input and names without a known extension, the one the content shows."""
     if requested is not None:
         if requested not in FORMATS:
             raise ImportFailed(
-                f"{name}: unknown format {requested!r} (one of {', '.join(FORMATS)})"
+                f"{name}: unknown format {requested!r} (--format is one of {', '.join(FORMATS)})"
             )
         return requested
     stem = name.lower().removesuffix(".gz")
     for extension, detected in _EXTENSIONS.items():
         if stem.endswith(extension):
             return detected
-    raise ImportFailed(
-        f"{name}: cannot tell the format from the name; name it .csv, .json, .ndjson or .jsonl"
-        " (optionally + .gz), or give the format explicitly"
-    )
+    sniffed = None if stream is None else sniff_format(stream)
+    if sniffed is None:
+        raise ImportFailed(
+            f"{name}: cannot tell the format from the name or the content; give it with "
+            "--format csv, --format json or --format ndjson (or name the file .csv, .json, "
+            ".ndjson or .jsonl, optionally + .gz)"
+        )
+    return sniffed
+
+
+_ENVELOPES = ("data", "chargers")
+
+
+def sniff_format(stream: BinaryIO) -> Format | None:
+    """What the first bytes of `stream` show (without consuming them): a JSON object on its
+    first line is NDJSON (what `evshare export` writes) unless it is an envelope
+    (`{"data": [...]}`); `[` or `{` opening a document is JSON; anything else is CSV."""
+    peek = getattr(stream, "peek", None)
+    head = b"" if peek is None else bytes(peek(MAX_SNIFF))[:MAX_SNIFF]
+    head = head.removeprefix(_BOM).lstrip()
+    if not head:
+        return "ndjson"  # nothing to read: `evshare export` of nothing, piped in
+    if head.startswith(b"["):
+        return "json"
+    if head.startswith(b"{"):
+        first = head.split(b"\n", 1)[0]
+        try:
+            value = orjson.loads(first)
+        except orjson.JSONDecodeError:
+            return "json"  # an object spread over lines: one JSON document
+        if isinstance(value, dict) and any(isinstance(value.get(key), list) for key in _ENVELOPES):
+            return "json"
+        return "ndjson"
+    return "csv"
+
+
+MAX_SNIFF = 1 << 16
+
+
+def _fields(count: int) -> str:
+    return f"{count} field{'' if count == 1 else 's'}"
+
+
+def encoding_name(encoding: str) -> str:
+    """An encoding as people name it: utf-8-sig (UTF-8, a byte-order mark skipped) is UTF-8."""
+    import codecs
+
+    name = codecs.lookup(encoding).name
+    return {"utf-8-sig": "UTF-8", "utf-8": "UTF-8"}.get(name, name.upper())
 
 
 def read_ndjson(
@@ -121,7 +167,11 @@ def read_csv(
         if len(row) != width:
             if any(cell.strip() for cell in row):
                 yield RowError(
-                    source, start, None, None, f"has {len(row)} fields; the header has {width}"
+                    source,
+                    start,
+                    None,
+                    None,
+                    f"has {_fields(len(row))}; the header has {_fields(width)}",
                 )
             continue
         fields: dict[str, object] = dict(zip(names, row, strict=True))
@@ -130,7 +180,12 @@ def read_csv(
             bad = _undecodable(names, row)
             if bad is not None:
                 yield RowError(
-                    source, start, bad, fields[bad], f"is not valid {encoding}", record=fields
+                    source,
+                    start,
+                    bad,
+                    fields[bad],
+                    f"is not valid {encoding_name(encoding)}",
+                    record=fields,
                 )
                 continue
         yield start, fields
@@ -140,7 +195,7 @@ def _check_header(
     source: str, line: int, names: list[str], required: Collection[str], encoding: str
 ) -> None:
     if _undecodable(names, names) is not None:
-        raise ImportFailed(f"{source}:{line}: the header is not valid {encoding}")
+        raise ImportFailed(f"{source}:{line}: the header is not valid {encoding_name(encoding)}")
     seen: set[str] = set()
     for name in names:
         if name in seen and name:

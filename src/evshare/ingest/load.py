@@ -156,7 +156,8 @@ async def run_import(
             more = report.rejected - len(report.first_errors)
             tail = f"\n  ... and {more} more" if more else ""
             raise ImportFailed(
-                f"{report.rejected} invalid row(s); nothing was imported:\n  {shown}{tail}\n"
+                f"{report.rejected:,} invalid row{'' if report.rejected == 1 else 's'}; "
+                f"nothing was imported:\n  {shown}{tail}\n"
                 "Fix them, or pass --skip-invalid to load the valid rows and write the "
                 "rejected ones to a rejects file."
             )

@@ -88,13 +88,30 @@ def load_mapping(path: str | os.PathLike[str]) -> Mapping:
         else:
             with open(name, encoding="utf-8") as file:
                 content = file.read()
-    except (OSError, UnicodeDecodeError) as error:
-        raise MappingError(f"{name}: cannot read the mapping: {error}") from error
+    except FileNotFoundError as error:
+        raise MappingError(
+            f"{name}: no such mapping file, and no shipped mapping of that name; shipped: "
+            f"{', '.join(shipped_mappings())} (docs/importing.md describes the format)"
+        ) from error
+    except IsADirectoryError as error:
+        raise MappingError(f"{name}: is a folder, not a mapping file") from error
+    except OSError as error:
+        raise MappingError(f"{name}: cannot read the mapping: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise MappingError(f"{name}: not a text file in UTF-8 ({error.reason})") from error
     try:
         document = tomllib.loads(content)
     except tomllib.TOMLDecodeError as error:
         raise MappingError(f"{name}: not valid TOML: {error}") from error
     return parse_mapping(document, name)
+
+
+def shipped_mappings() -> list[str]:
+    """The names of the mappings that ship with evshare, e.g. chargepoint-sessions."""
+    folder = resources.files("evshare.ingest") / "mappings"
+    return sorted(
+        f.name.removesuffix(".toml") for f in folder.iterdir() if f.name.endswith(".toml")
+    )
 
 
 def parse_mapping(document: dict[str, Any], name: str) -> Mapping:

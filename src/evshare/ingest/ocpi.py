@@ -27,6 +27,10 @@ from evshare.ingest.validate import (
 from evshare.model import Charger, Session
 
 ENVELOPE = "data"
+LOCATION_KEYS = ("evses", "coordinates", "address")
+"""Fields every OCPI 2.2.1 Location has: a file whose records have none of them is not one."""
+CDR_KEYS = ("cdr_location", "start_date_time", "end_date_time", "total_energy")
+"""Fields every OCPI 2.2.1 CDR has."""
 
 LocationBuilder = Callable[[int, dict[str, object]], list[Charger | RowError]]
 

@@ -9,14 +9,14 @@ as a whole; the caller should then discard what it took from it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Generator, Iterator
+from collections.abc import Collection, Generator, Iterator, Sequence
 from typing import TypeVar
 
 from evshare.errors import ImportFailed
 from evshare.ingest import ocpi
 from evshare.ingest.formats import Record, choose_format, read_csv, read_ndjson
 from evshare.ingest.jsonarray import MemberHook, read_array
-from evshare.ingest.mapping import CONTRACT, Mapping
+from evshare.ingest.mapping import CHARGER_FIELDS, CONTRACT, SESSION_FIELDS, Mapping
 from evshare.ingest.rows import RowError
 from evshare.ingest.sources import Opened, Progress, Source, open_source
 from evshare.ingest.validate import (
@@ -50,7 +50,9 @@ def read_chargers(
     with open_source(source, progress) as opened:
         build = charger_builder(opened.name, chosen, duplicate_id)
         required = [chosen.column(name) for name in CHARGER_REQUIRED]
-        for item in _records(opened, format, chosen, required, _CHARGER_PAGE, None):
+        records = _records(opened, format, chosen, required, _CHARGER_PAGE, None)
+        known = [chosen.column(name) for name in CHARGER_FIELDS]
+        for item in _shaped(records, opened.name, known, "chargers"):
             yield item if isinstance(item, RowError) else build(item[0], item[1])
 
 
@@ -70,7 +72,9 @@ def read_sessions(
     with open_source(source, progress) as opened:
         build = session_builder(opened.name, chosen, charger_info, duplicate_id)
         required = [chosen.column(name) for name in SESSION_REQUIRED]
-        for item in _records(opened, format, chosen, required, None, None):
+        records = _records(opened, format, chosen, required, None, None)
+        known = [chosen.column(name) for name in SESSION_FIELDS]
+        for item in _shaped(records, opened.name, known, "sessions"):
             yield item if isinstance(item, RowError) else build(item[0], item[1])
 
 
@@ -85,7 +89,8 @@ def read_ocpi_locations(
     OCPI response (`{"data": [...], "status_code": 1000, ...}`)."""
     with open_source(source, progress) as opened:
         build = ocpi.location_builder(opened.name, duplicate_id)
-        for item in _ocpi_records(opened, format):
+        records = _ocpi_records(opened, format)
+        for item in _shaped(records, opened.name, ocpi.LOCATION_KEYS, "OCPI Locations"):
             if isinstance(item, RowError):
                 yield item
             else:
@@ -104,8 +109,32 @@ def read_ocpi_cdrs(
     With `charger_info`, a CDR at an unknown EVSE is a RowError."""
     with open_source(source, progress) as opened:
         build = ocpi.cdr_builder(opened.name, charger_info, duplicate_id)
-        for item in _ocpi_records(opened, format):
+        records = _ocpi_records(opened, format)
+        for item in _shaped(records, opened.name, ocpi.CDR_KEYS, "OCPI CDRs"):
             yield item if isinstance(item, RowError) else build(item[0], item[1])
+
+
+def _shaped(
+    records: Iterator[Record | RowError], source: str, known: Sequence[str], what: str
+) -> Iterator[Record | RowError]:
+    """`records`, then ImportFailed if there were some and not one had any field of `what`: the
+    wrong file (or the wrong command) rather than a file of bad rows, which would otherwise load
+    nothing and say nothing."""
+    read = 0
+    shaped = False
+    for item in records:
+        if not isinstance(item, RowError):
+            read += 1
+            shaped = shaped or not known or any(key in item[1] for key in known)
+        yield item
+    if read and not shaped:
+        fields = ", ".join(repr(k) for k in known[:4])
+        counted = f"{read:,} record{'s' if read != 1 else ''} read"
+        raise ImportFailed(
+            f"{source}: no record has a field of {what} ({fields}, ...; {counted}): is it the "
+            "right file for this command? (See `evshare import -h`; another export's column "
+            "names need --mapping.)"
+        )
 
 
 def _records(
@@ -116,7 +145,7 @@ def _records(
     envelope: str | None,
     on_member: MemberHook | None,
 ) -> Iterator[Record | RowError]:
-    chosen = choose_format(opened.name, requested)
+    chosen = choose_format(opened.name, requested, opened.stream)
     if chosen == "csv":
         return read_csv(
             opened.stream,
@@ -131,7 +160,7 @@ def _records(
 
 
 def _ocpi_records(opened: Opened, requested: str | None) -> Iterator[Record | RowError]:
-    if choose_format(opened.name, requested) == "csv":
+    if choose_format(opened.name, requested, opened.stream) == "csv":
         raise ImportFailed(f"{opened.name}: OCPI data is JSON (an array or a response) or NDJSON")
     status = ocpi.Status(opened.name)
     try:

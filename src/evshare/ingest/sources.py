@@ -69,17 +69,16 @@ class _Guarded(io.RawIOBase):
 @contextmanager
 def open_source(source: Source, progress: Progress | None = None) -> Iterator[Opened]:
     """Open `source` (a path, or "-" for stdin) for binary reading, decompressing gzip whatever
-    the name says. ImportFailed if it cannot be opened."""
+    the name says. OSError, naming the file, if it cannot be opened."""
     path = os.fspath(source)
     if path == STDIN:
         name = "<stdin>"
         raw: io.RawIOBase | io.BufferedIOBase = cast(io.BufferedIOBase, sys.stdin.buffer)
     else:
         name = path
-        try:
-            raw = open(path, "rb", buffering=0)  # noqa: SIM115 -- closed below, after the yield
-        except OSError as error:
-            raise ImportFailed(f"{name}: cannot open: {error.strerror or error}") from error
+        # An OSError (no such file, a folder, no permission) escapes with the file's name: the
+        # CLI reports it in one line (cli/failures.py).
+        raw = open(path, "rb", buffering=0)  # noqa: SIM115 -- closed below, after the yield
     try:
         stream = io.BufferedReader(_Guarded(raw, name, progress), BUFFER_SIZE)
         if stream.peek(2)[:2] == _GZIP_MAGIC:

@@ -119,8 +119,11 @@ def current_revision(database_url: str, connect_timeout: float = _DEFAULT_CONNEC
 
         from evshare.store.sqlite.connection import existing_folder_path
 
+        path = existing_folder_path(database_url)
+        if not path.exists():
+            return None  # connecting would create an empty file: a refused start leaves nothing
         try:
-            with closing(sqlite3.connect(existing_folder_path(database_url))) as db:
+            with closing(sqlite3.connect(path)) as db:
                 row = db.execute("SELECT version_num FROM alembic_version").fetchone()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
@@ -159,9 +162,15 @@ def require_current(database_url: str, connect_timeout: float = _DEFAULT_CONNECT
     """Raise SchemaOutOfDate, naming the command to run, unless the schema is at head.
     `connect_timeout`: seconds to wait for PostgreSQL (the settings' db_connect_timeout)."""
     found = state(database_url, connect_timeout)
-    if not found.up_to_date:
-        have = found.current or "an empty database"
+    if found.up_to_date:
+        return
+    if found.current is None:
         raise SchemaOutOfDate(
-            f"the database schema is at {have}, this evshare needs {found.head}: "
-            f"run `evshare db upgrade` (with the same --database-url) first"
+            f"the database has no evshare schema yet (this evshare needs {found.head}): "
+            "run `evshare db upgrade` with the same database first, or `evshare demo` for a "
+            "database with demo data"
         )
+    raise SchemaOutOfDate(
+        f"the database schema is at {found.current}, this evshare needs {found.head}: "
+        "run `evshare db upgrade` with the same database first"
+    )

@@ -18,9 +18,10 @@ def sqlite_path(database_url: str) -> Path:
     """`sqlite:///relative.db` or `sqlite:////absolute/path.db` to a path."""
     rest = database_url.removeprefix("sqlite://")
     if not rest.startswith("/") or rest == "/":
-        raise ConfigError(
-            f"EVSHARE_DATABASE_URL: {database_url!r} is not a SQLite URL; "
-            "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        raise ConfigError.about(
+            "database_url",
+            database_url,
+            "not a SQLite URL; use sqlite:///relative/path.db or sqlite:////absolute/path.db",
         )
     return Path(rest[1:])
 
@@ -29,7 +30,9 @@ def existing_folder_path(database_url: str) -> Path:
     """The file path of a SQLite URL whose folder exists (SQLite creates the file, not folders)."""
     path = sqlite_path(database_url)
     if not path.parent.exists():
-        raise ConfigError(f"EVSHARE_DATABASE_URL: the folder {path.parent} does not exist")
+        raise ConfigError.about(
+            "database_url", database_url, f"the folder {path.parent} does not exist"
+        )
     return path
 
 
