@@ -10,6 +10,7 @@ import typer
 
 from evshare.cli import db, keys, plans
 from evshare.cli.check import check
+from evshare.cli.collect import collect
 from evshare.cli.common import err_console
 from evshare.cli.demo import demo
 from evshare.cli.imports import export_app, import_app
@@ -33,6 +34,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.command("check")(check)
+app.command("collect")(collect)
 
 
 def main() -> None:

@@ -191,10 +191,13 @@ class EnergSyncClient:
         end: date | None = None,
         *,
         max_bytes: int | None = None,
+        prefix: str = "",
+        local_charger: str | None = None,
     ) -> list[Session]:
         """The charger's sessions that started from 00:00 UTC on `start` through the end of
         `end` (either may be None: unbounded). With `max_bytes`, a larger body raises
-        `ResponseTooLarge` as soon as it passes the limit, before it is all read."""
+        `ResponseTooLarge` as soon as it passes the limit, before it is all read. `prefix` and
+        `local_charger` rename what is returned (see parse.parse_sessions)."""
         params: list[tuple[str, str | int]] = []
         if start is not None:
             params.append(("startDate", start.isoformat()))
@@ -203,7 +206,9 @@ class EnergSyncClient:
         response, body = await self.get(
             self.charger_path(charger_id) + "/sessions", params, max_bytes=max_bytes
         )
-        return _parse_sessions(body, charger_id, str(response.url))
+        return _parse_sessions(
+            body, charger_id, str(response.url), prefix=prefix, local_charger=local_charger
+        )
 
     @staticmethod
     def charger_path(charger_id: str) -> str:

@@ -142,8 +142,13 @@ def parse_charger_page(body: Any, url: str) -> ChargerPage:
     return ChargerPage([parse_charger(item, url) for item in items], total, bare)
 
 
-def parse_sessions(body: Any, charger_id: str, url: str) -> list[Session]:
-    """A sessions answer: a bare array (the contract), or one wrapped in `sessions`/`data`."""
+def parse_sessions(
+    body: Any, charger_id: str, url: str, *, prefix: str = "", local_charger: str | None = None
+) -> list[Session]:
+    """A sessions answer: a bare array (the contract), or one wrapped in `sessions`/`data`.
+
+    With `prefix`, each session's id is prefixed and its charger is `local_charger` (the ids
+    `evshare collect` stores)."""
     if isinstance(body, Mapping):
         for member in ("sessions", "data", "items", "results"):
             if isinstance(body.get(member), list):
@@ -172,8 +177,8 @@ def parse_sessions(body: Any, charger_id: str, url: str) -> list[Session]:
             )
         sessions.append(
             Session(
-                id=session_id,
-                charger_id=_text(item.get("chargerId")) or charger_id,
+                id=prefix + session_id,
+                charger_id=local_charger or _text(item.get("chargerId")) or charger_id,
                 start_time=start,
                 end_time=parse_time(item.get("endTime")),
                 energy_wh=energy,

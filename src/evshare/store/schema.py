@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
-HEAD = "0003"
+HEAD = "0004"
 """The newest migration (tests/store/test_schema.py keeps it equal to Alembic's head)."""
 
 

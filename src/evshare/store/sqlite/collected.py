@@ -1,0 +1,71 @@
+"""Provenance and watermarks of collected chargers (see migrations/versions/0004)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import date
+
+import orjson
+
+from evshare.store.port import CollectedCharger, SessionState
+from evshare.store.sqlite.connection import FAR_FUTURE, FAR_PAST, transaction, translated_errors
+
+
+class SqliteCollected:
+    _db: sqlite3.Connection
+
+    async def collected_chargers(self, source: str) -> dict[str, CollectedCharger]:
+        with translated_errors():
+            rows = self._db.execute(
+                "SELECT remote_id, charger_id, watermark FROM collected_chargers WHERE source = ?",
+                (source,),
+            ).fetchall()
+        return {
+            remote: CollectedCharger(
+                source, remote, local, None if mark is None else date.fromisoformat(mark)
+            )
+            for remote, local, mark in rows
+        }
+
+    async def record_collected(
+        self, source: str, ids: Sequence[tuple[str, str]], seen_at: int
+    ) -> None:
+        with transaction(self._db) as db:
+            db.executemany(
+                "INSERT INTO collected_chargers "
+                "(source, remote_id, charger_id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (source, remote_id) DO UPDATE SET last_seen = excluded.last_seen",
+                [(source, remote, local, seen_at, seen_at) for remote, local in ids],
+            )
+
+    async def session_states(
+        self, charger_id: str, start: int | None, end: int | None
+    ) -> dict[str, SessionState]:
+        with translated_errors():
+            rows = self._db.execute(
+                "SELECT id, start_ts, end_ts, energy_wh, charging_duration_s FROM sessions "
+                "WHERE charger_id = ? AND start_ts >= ? AND start_ts < ?",
+                (
+                    charger_id,
+                    FAR_PAST if start is None else start,
+                    FAR_FUTURE if end is None else end,
+                ),
+            ).fetchall()
+        return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+
+    async def finish_collected(
+        self, source: str, remote_id: str, watermark: date, vanished: Sequence[str]
+    ) -> None:
+        with transaction(self._db) as db:
+            if vanished:
+                db.execute(
+                    "DELETE FROM sessions WHERE id IN (SELECT value FROM json_each(?)) AND "
+                    "charger_id = (SELECT charger_id FROM collected_chargers "
+                    "WHERE source = ? AND remote_id = ?)",
+                    (orjson.dumps(list(vanished)).decode(), source, remote_id),
+                )
+            db.execute(
+                "UPDATE collected_chargers SET watermark = ? WHERE source = ? AND remote_id = ?",
+                (watermark.isoformat(), source, remote_id),
+            )
