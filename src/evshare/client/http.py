@@ -23,7 +23,14 @@ import stamina
 
 from evshare import __version__
 from evshare.client.errors import AuthRejected, BadResponse, ChargerNotFound, GaveUp
-from evshare.client.parse import ChargerPage, load_json, parse_charger, parse_charger_page
+from evshare.client.parse import (
+    ChargerPage,
+    SessionRow,
+    load_json,
+    parse_charger,
+    parse_charger_page,
+    session_rows,
+)
 from evshare.client.parse import parse_sessions as _parse_sessions
 from evshare.client.retry import RETRYABLE_STATUS, advised_wait
 from evshare.model import Charger, Session
@@ -191,23 +198,39 @@ class EnergSyncClient:
         end: date | None = None,
         *,
         max_bytes: int | None = None,
-        prefix: str = "",
-        local_charger: str | None = None,
     ) -> list[Session]:
         """The charger's sessions that started from 00:00 UTC on `start` through the end of
         `end` (either may be None: unbounded). With `max_bytes`, a larger body raises
-        `ResponseTooLarge` as soon as it passes the limit, before it is all read. `prefix` and
-        `local_charger` rename what is returned (see parse.parse_sessions)."""
+        `ResponseTooLarge` as soon as it passes the limit, before it is all read."""
+        response, body = await self._sessions(charger_id, start, end, max_bytes)
+        return _parse_sessions(body, charger_id, str(response.url))
+
+    async def session_rows(
+        self,
+        charger_id: str,
+        start: date | None,
+        end: date | None,
+        *,
+        prefix: str,
+        local_charger: str,
+        max_bytes: int | None = None,
+    ) -> list[SessionRow]:
+        """`sessions()` as store rows with ids prefixed (the collector's fast path)."""
+        response, body = await self._sessions(charger_id, start, end, max_bytes)
+        return session_rows(
+            body, charger_id, str(response.url), prefix=prefix, local_charger=local_charger
+        )
+
+    async def _sessions(
+        self, charger_id: str, start: date | None, end: date | None, max_bytes: int | None
+    ) -> tuple[httpx.Response, Any]:
         params: list[tuple[str, str | int]] = []
         if start is not None:
             params.append(("startDate", start.isoformat()))
         if end is not None:
             params.append(("endDate", end.isoformat()))
-        response, body = await self.get(
+        return await self.get(
             self.charger_path(charger_id) + "/sessions", params, max_bytes=max_bytes
-        )
-        return _parse_sessions(
-            body, charger_id, str(response.url), prefix=prefix, local_charger=local_charger
         )
 
     @staticmethod

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from evshare.limits.usage import UsageRow
 from evshare.model import ApiKey, Charger, Credential, Plan, Session
+from evshare.store.rows import Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,11 @@ class WriteStore(Protocol):
     async def upsert_chargers(self, chargers: Sequence[Charger]) -> UpsertCounts: ...
 
     async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts: ...
+
+    async def upsert_session_rows(self, rows: Sequence[Row]) -> UpsertCounts:
+        """`upsert_sessions` of rows already in store.rows.SESSION_COLUMNS order (the
+        collector's hot path: no value object per session)."""
+        ...
 
     async def count_chargers(self) -> int: ...
 

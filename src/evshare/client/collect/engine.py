@@ -28,7 +28,8 @@ from typing import Literal
 from evshare.client.collect.sources import Source
 from evshare.client.errors import AuthRejected, ProviderError
 from evshare.client.http import EnergSyncClient, ResponseTooLarge
-from evshare.model import Session, epoch
+from evshare.client.parse import SessionRow
+from evshare.model import epoch
 from evshare.store import Store
 
 DAY = 86400
@@ -212,7 +213,7 @@ class Collector:
             while windows:
                 first, last = windows.pop(0)
                 try:
-                    sessions = await api.sessions(
+                    rows = await api.session_rows(
                         remote_id,
                         first,
                         last,
@@ -223,7 +224,7 @@ class Collector:
                 except ResponseTooLarge:
                     windows[:0] = self._halves(first, last, remote_id)
                     continue
-                vanished += await self._window(summary, local, first, last, sessions)
+                vanished += await self._window(summary, local, first, last, rows)
             if self.options.keep_vanished:
                 vanished = []
             await self.store.finish_collected(source.name, remote_id, self.today, vanished)
@@ -253,35 +254,31 @@ class Collector:
         local: str,
         first: date | None,
         last: date | None,
-        sessions: list[Session],
+        rows: list[SessionRow],
     ) -> list[str]:
         """Store one window's sessions; the ids of stored ones the provider no longer has."""
         start = None if first is None else _midnight(first)
         end = None if last is None else _midnight(last) + DAY
         stored = await self.store.session_states(local, start, end)
-        fresh: dict[str, Session] = {}
-        for session in sessions:
-            fresh[session.id] = session  # an id served twice counts once, the last one winning
-        new = changed = 0
-        writes: list[Session] = []
-        for session in fresh.values():
-            state = stored.get(session.id)
-            mine = (
-                epoch(session.start_time),
-                None if session.end_time is None else epoch(session.end_time),
-                session.energy_wh,
-                session.charging_duration_s,
-            )
-            if state is None:
-                new += 1
-                writes.append(session)
-            elif state != mine:
-                changed += 1
-                writes.append(session)
-                if len(summary.changed) < REPORTED_IDS:
-                    summary.changed.append(session.id)
+        # An id served twice counts once, the last one winning.
+        fresh = {row[0]: row for row in rows}
+        if stored:
+            writes = []
+            new = changed = 0
+            for sid, row in fresh.items():
+                state = stored.get(sid)
+                if state is None:
+                    new += 1
+                    writes.append(row)
+                elif state != row[2:]:
+                    changed += 1
+                    writes.append(row)
+                    if len(summary.changed) < REPORTED_IDS:
+                        summary.changed.append(sid)
+        else:  # the first collect of this range: everything is new
+            writes, new, changed = list(fresh.values()), len(fresh), 0
         if writes:
-            await self.store.upsert_sessions(writes)
+            await self.store.upsert_session_rows(writes)
         summary.sessions_new += new
         summary.sessions_updated += changed
         summary.sessions_unchanged += len(fresh) - new - changed
