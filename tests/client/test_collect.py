@@ -18,7 +18,7 @@ from evshare.config import load_settings
 from evshare.model import epoch
 from evshare.store import open_store
 from tests.cli.conftest import EVSHARE
-from tests.client.conftest import ProviderFactory
+from tests.client.conftest import Evshare, ProviderFactory
 from tests.client.providers import KEY, Provider
 
 TODAY = date(2026, 3, 12)  # the providers' sessions run from 2026-03-01 for about nine days
@@ -287,3 +287,31 @@ def test_user_errors_are_one_line(tmp_path: Path) -> None:
     assert "source name 'a:b'" in bad.stderr
     (tmp_path / "k.toml").write_text('[[source]]\nname = "a"\nurl = "http://x"\nkey = "s"\n')
     assert "key_env" in evshare("collect", "--sources", "k.toml", env=env, cwd=tmp_path).stderr
+
+
+def test_collecting_from_evshare_itself_in_both_profiles(
+    evshare_server: Evshare, tmp_path: Path
+) -> None:
+    from evshare.store import schema
+    from tests.api.conftest import CHARGERS, SESSIONS
+
+    url_db = f"sqlite:///{tmp_path / 'e.db'}"
+    schema.upgrade(url_db)
+    source = Source("op", evshare_server.base, "K")
+    keys: dict[str, str | None] = {"op": evshare_server.keys.all}
+    [summary] = run(collect(url_db, source, keys=keys))
+    assert summary.status == "ok", summary.errors
+    chargers, sessions, _ = run(stored(url_db))
+    assert chargers == {f"op:{c.id}" for c in CHARGERS}
+    assert sessions == {
+        (
+            f"op:{s.charger_id}:{s.id}",
+            f"op:{s.charger_id}",
+            epoch(s.start_time),
+            epoch(s.end_time),
+            s.energy_wh,
+            s.charging_duration_s,
+        )
+        for s in SESSIONS
+        if s.end_time is not None  # in progress: not served, so not collected
+    }
