@@ -23,14 +23,7 @@ import stamina
 
 from evshare import __version__
 from evshare.client.errors import AuthRejected, BadResponse, ChargerNotFound, GaveUp
-from evshare.client.parse import (
-    ChargerPage,
-    SessionRow,
-    load_json,
-    parse_charger,
-    parse_charger_page,
-    session_rows,
-)
+from evshare.client.parse import ChargerPage, load_json, parse_charger, parse_charger_page
 from evshare.client.parse import parse_sessions as _parse_sessions
 from evshare.client.retry import RETRYABLE_STATUS, advised_wait
 from evshare.model import Charger, Session
@@ -205,7 +198,7 @@ class EnergSyncClient:
         response, body = await self._sessions(charger_id, start, end, max_bytes)
         return _parse_sessions(body, charger_id, str(response.url))
 
-    async def session_rows(
+    async def sessions_as(
         self,
         charger_id: str,
         start: date | None,
@@ -214,10 +207,11 @@ class EnergSyncClient:
         prefix: str,
         local_charger: str,
         max_bytes: int | None = None,
-    ) -> list[SessionRow]:
-        """`sessions()` as store rows with ids prefixed (the collector's fast path)."""
+    ) -> list[Session]:
+        """`sessions()` with each id prefixed and every session under `local_charger`: the ids
+        `evshare collect` stores, made while parsing."""
         response, body = await self._sessions(charger_id, start, end, max_bytes)
-        return session_rows(
+        return _parse_sessions(
             body, charger_id, str(response.url), prefix=prefix, local_charger=local_charger
         )
 

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from evshare.client.errors import BadResponse
-from evshare.model import Charger, Session, epoch
+from evshare.model import Charger, Session
 
 _LIST_MEMBERS = ("chargers", "data", "items", "results")
 
@@ -143,82 +143,38 @@ def parse_charger_page(body: Any, url: str) -> ChargerPage:
 
 
 _UTC_STAMP = 20  # len("2017-07-21T17:32:28Z")
-_DAYS: dict[str, int] = {}  # "YYYY-MM-DD" -> epoch seconds at 00:00 UTC, filled as seen
-
-SessionRow = tuple[str, str, int, int | None, float, int | None]
-"""A session as the stores write it: id, charger id, start and end (epoch seconds), energy in
-Wh, charging duration in seconds (the order of store.rows.SESSION_COLUMNS)."""
+_from_iso = datetime.fromisoformat
 
 
-def _epoch(stamp: str) -> int | None:
-    """Epoch seconds of `YYYY-MM-DDTHH:MM:SSZ`, or None for any other spelling."""
-    if len(stamp) != _UTC_STAMP or stamp[19] != "Z" or stamp[10] != "T":
-        return None
-    day = _DAYS.get(stamp[:10])
-    try:
-        if day is None:
-            moment = datetime.fromisoformat(stamp[:10] + "T00:00:00+00:00")
-            day = _DAYS[stamp[:10]] = int(moment.timestamp())
-        if stamp[13] != ":" or stamp[16] != ":":
-            return None
-        hour, minute, second = int(stamp[11:13]), int(stamp[14:16]), int(stamp[17:19])
-    except ValueError:
-        return None
-    if hour > 23 or minute > 59 or second > 59:
-        return None
-    return day + hour * 3600 + minute * 60 + second
-
-
-def _fast_row(item: dict[str, Any], prefix: str, local_charger: str) -> SessionRow | None:
+def _fast_session(item: dict[str, Any], prefix: str, local_charger: str | None) -> Session | None:
     """A session exactly as the contract writes it (UTC `Z` stamps in whole seconds, numbers as
-    numbers) as a row, or None to take the tolerant path."""
+    numbers), or None to take the tolerant path. The collector's hot path: a few type tests and
+    two C-level parses per session."""
     sid = item.get("id")
     start = item.get("startTime")
     end = item.get("endTime")
     energy = item.get("energy")
     duration = item.get("chargingDuration")
+    charger = local_charger or item.get("chargerId")
     if (
         type(sid) is not str
         or not sid
         or type(start) is not str
+        or len(start) != _UTC_STAMP
+        or start[19] != "Z"
         or type(end) is not str
+        or len(end) != _UTC_STAMP
+        or end[19] != "Z"
         or type(energy) not in (int, float)
         or (duration is not None and type(duration) is not int)
+        or type(charger) is not str
     ):
         return None
-    began, ended = _epoch(start), _epoch(end)
-    if began is None or ended is None:
+    try:
+        began, ended = _from_iso(start), _from_iso(end)
+    except ValueError:
         return None
-    return (prefix + sid, local_charger, began, ended, float(energy), duration)  # type: ignore[arg-type]
-
-
-def session_rows(
-    body: Any, charger_id: str, url: str, *, prefix: str, local_charger: str
-) -> list[SessionRow]:
-    """A sessions answer as store rows, ids prefixed and all under `local_charger`: the
-    collector's hot path (no value object per session); anything off the contract's exact
-    spelling goes through `parse_sessions`."""
-    if type(body) is list:
-        rows: list[SessionRow] = []
-        fast = _fast_row
-        for item in body:
-            row = fast(item, prefix, local_charger) if type(item) is dict else None
-            if row is None:
-                break
-            rows.append(row)
-        else:
-            return rows
-    return [
-        (
-            s.id,
-            s.charger_id,
-            epoch(s.start_time),
-            None if s.end_time is None else epoch(s.end_time),
-            s.energy_wh,
-            s.charging_duration_s,
-        )
-        for s in parse_sessions(body, charger_id, url, prefix=prefix, local_charger=local_charger)
-    ]
+    return Session(prefix + sid, charger, began, ended, float(energy), duration)  # type: ignore[arg-type]
 
 
 def parse_sessions(
@@ -238,7 +194,13 @@ def parse_sessions(
             f"{url}: expected a JSON array of sessions, got {type(body).__name__}", url=url
         )
     sessions = []
+    fast = _fast_session
     for item in body:
+        if type(item) is dict:
+            session = fast(item, prefix, local_charger)
+            if session is not None:
+                sessions.append(session)
+                continue
         if not isinstance(item, Mapping):
             raise BadResponse(f"{url}: a session is not a JSON object: {item!r:.80}", url=url)
         session_id = _text(item.get("id"))

@@ -21,7 +21,6 @@ from typing import Protocol
 
 from evshare.limits.usage import UsageRow
 from evshare.model import ApiKey, Charger, Credential, Plan, Session
-from evshare.store.rows import Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +105,6 @@ class WriteStore(Protocol):
     async def upsert_chargers(self, chargers: Sequence[Charger]) -> UpsertCounts: ...
 
     async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts: ...
-
-    async def upsert_session_rows(self, rows: Sequence[Row]) -> UpsertCounts:
-        """`upsert_sessions` of rows already in store.rows.SESSION_COLUMNS order (the
-        collector's hot path: no value object per session)."""
-        ...
 
     async def count_chargers(self) -> int: ...
 
@@ -202,10 +196,6 @@ class CollectedCharger:
     watermark: date | None
 
 
-SessionState = tuple[int, int | None, float, int | None]
-"""A stored session as collect compares it: start_ts, end_ts, energy_wh, charging_duration_s."""
-
-
 class ProvenanceStore(Protocol):
     """Where collected data came from, and how far each charger's collection got."""
 
@@ -220,10 +210,10 @@ class ProvenanceStore(Protocol):
         epoch seconds); pairs already recorded keep their watermark."""
         ...
 
-    async def session_states(
-        self, charger_id: str, start: int | None, end: int | None
-    ) -> dict[str, SessionState]:
-        """The charger's stored sessions (in progress too) with `start <= start_ts < end`
+    async def stored_sessions(
+        self, charger_id: str, start: datetime | None, end: datetime | None
+    ) -> dict[str, Session]:
+        """The charger's stored sessions (in progress too) with `start <= startTime < end`
         (None: unbounded), by id."""
         ...
 

@@ -28,11 +28,9 @@ from typing import Literal
 from evshare.client.collect.sources import Source
 from evshare.client.errors import AuthRejected, ProviderError
 from evshare.client.http import EnergSyncClient, ResponseTooLarge
-from evshare.client.parse import SessionRow
-from evshare.model import epoch
+from evshare.model import Session
 from evshare.store import Store
 
-DAY = 86400
 FIRST_DAY = date(1970, 1, 1)
 REPORTED_IDS = 20
 
@@ -213,7 +211,7 @@ class Collector:
             while windows:
                 first, last = windows.pop(0)
                 try:
-                    rows = await api.session_rows(
+                    sessions = await api.sessions_as(
                         remote_id,
                         first,
                         last,
@@ -224,7 +222,7 @@ class Collector:
                 except ResponseTooLarge:
                     windows[:0] = self._halves(first, last, remote_id)
                     continue
-                vanished += await self._window(summary, local, first, last, rows)
+                vanished += await self._window(summary, local, first, last, sessions)
             if self.options.keep_vanished:
                 vanished = []
             await self.store.finish_collected(source.name, remote_id, self.today, vanished)
@@ -254,44 +252,44 @@ class Collector:
         local: str,
         first: date | None,
         last: date | None,
-        rows: list[SessionRow],
+        sessions: list[Session],
     ) -> list[str]:
         """Store one window's sessions; the ids of stored ones the provider no longer has."""
         start = None if first is None else _midnight(first)
-        end = None if last is None else _midnight(last) + DAY
-        stored = await self.store.session_states(local, start, end)
+        end = None if last is None else _midnight(last) + timedelta(days=1)
+        stored = await self.store.stored_sessions(local, start, end)
         # An id served twice counts once, the last one winning.
-        fresh = {row[0]: row for row in rows}
+        fresh = {session.id: session for session in sessions}
         if stored:
             writes = []
             new = changed = 0
-            for sid, row in fresh.items():
-                state = stored.get(sid)
-                if state is None:
+            for sid, session in fresh.items():
+                before = stored.get(sid)
+                if before is None:
                     new += 1
-                    writes.append(row)
-                elif state != row[2:]:
+                    writes.append(session)
+                elif before != session:
                     changed += 1
-                    writes.append(row)
+                    writes.append(session)
                     if len(summary.changed) < REPORTED_IDS:
                         summary.changed.append(sid)
         else:  # the first collect of this range: everything is new
             writes, new, changed = list(fresh.values()), len(fresh), 0
         if writes:
-            await self.store.upsert_session_rows(writes)
+            await self.store.upsert_sessions(writes)
         summary.sessions_new += new
         summary.sessions_updated += changed
         summary.sessions_unchanged += len(fresh) - new - changed
         # A day's margin inside each bounded edge: a provider whose days are not UTC days
         # serves sessions near an edge in the next window, not gone.
-        low = None if start is None else start + DAY
-        high = None if end is None else end - DAY
+        low = None if start is None else start + timedelta(days=1)
+        high = None if end is None else end - timedelta(days=1)
         gone = [
             sid
-            for sid, state in stored.items()
+            for sid, before in stored.items()
             if sid not in fresh
-            and (low is None or state[0] >= low)
-            and (high is None or state[0] < high)
+            and (low is None or before.start_time >= low)
+            and (high is None or before.start_time < high)
         ]
         summary.sessions_vanished += len(gone)
         summary.vanished += gone[: max(REPORTED_IDS - len(summary.vanished), 0)]
@@ -302,5 +300,5 @@ def _quiet(summary: SourceSummary) -> None:
     del summary
 
 
-def _midnight(day: date) -> int:
-    return epoch(datetime(day.year, day.month, day.day, tzinfo=UTC))
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
-from evshare.store.port import CollectedCharger, SessionState
+from evshare.model import Session, epoch
+from evshare.store.port import CollectedCharger
 from evshare.store.postgres.connection import Connection, Database
+from evshare.store.rows import SESSION_COLUMNS, Row, session_from_row
 
+_COLUMNS = ", ".join(SESSION_COLUMNS)
 _FAR_PAST = -(2**62)
 _FAR_FUTURE = 2**62
 
@@ -45,23 +48,23 @@ class PostgresCollected:
 
         await self._db.write(work, statements=1)
 
-    async def session_states(
-        self, charger_id: str, start: int | None, end: int | None
-    ) -> dict[str, SessionState]:
-        async def query(conn: Connection) -> list[tuple[str, int, int | None, float, int | None]]:
+    async def stored_sessions(
+        self, charger_id: str, start: datetime | None, end: datetime | None
+    ) -> dict[str, Session]:
+        async def query(conn: Connection) -> list[Row]:
             cursor = await conn.execute(
-                "SELECT id, start_ts, end_ts, energy_wh, charging_duration_s FROM sessions "
+                f"SELECT {_COLUMNS} FROM sessions "
                 "WHERE charger_id = %s AND start_ts >= %s AND start_ts < %s",
                 (
                     charger_id,
-                    _FAR_PAST if start is None else start,
-                    _FAR_FUTURE if end is None else end,
+                    _FAR_PAST if start is None else epoch(start),
+                    _FAR_FUTURE if end is None else epoch(end),
                 ),
             )
             return await cursor.fetchall()
 
         rows = await self._db.read(query)
-        return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+        return {row[0]: session_from_row(row) for row in rows}
 
     async def finish_collected(
         self, source: str, remote_id: str, watermark: date, vanished: Sequence[str]

@@ -75,9 +75,6 @@ class PostgresWrites:
     async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts:
         return await self._upsert("sessions", [session_row(s) for s in sessions])
 
-    async def upsert_session_rows(self, rows: Sequence[Row]) -> UpsertCounts:
-        return await self._upsert("sessions", list(rows))
-
     async def _upsert(self, table: str, rows: list[Row]) -> UpsertCounts:
         if not rows:
             return UpsertCounts()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 import orjson
 
-from evshare.store.port import CollectedCharger, SessionState
+from evshare.model import Session, epoch
+from evshare.store.port import CollectedCharger
+from evshare.store.rows import SESSION_COLUMNS, session_from_row
 from evshare.store.sqlite.connection import FAR_FUTURE, FAR_PAST, transaction, translated_errors
+
+_COLUMNS = ", ".join(SESSION_COLUMNS)
 
 
 class SqliteCollected:
@@ -39,20 +43,20 @@ class SqliteCollected:
                 [(source, remote, local, seen_at, seen_at) for remote, local in ids],
             )
 
-    async def session_states(
-        self, charger_id: str, start: int | None, end: int | None
-    ) -> dict[str, SessionState]:
+    async def stored_sessions(
+        self, charger_id: str, start: datetime | None, end: datetime | None
+    ) -> dict[str, Session]:
         with translated_errors():
             rows = self._db.execute(
-                "SELECT id, start_ts, end_ts, energy_wh, charging_duration_s FROM sessions "
+                f"SELECT {_COLUMNS} FROM sessions "
                 "WHERE charger_id = ? AND start_ts >= ? AND start_ts < ?",
                 (
                     charger_id,
-                    FAR_PAST if start is None else start,
-                    FAR_FUTURE if end is None else end,
+                    FAR_PAST if start is None else epoch(start),
+                    FAR_FUTURE if end is None else epoch(end),
                 ),
             ).fetchall()
-        return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+        return {row[0]: session_from_row(row) for row in rows}
 
     async def finish_collected(
         self, source: str, remote_id: str, watermark: date, vanished: Sequence[str]

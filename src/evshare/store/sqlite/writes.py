@@ -9,13 +9,7 @@ import orjson
 
 from evshare.model import Charger, Session
 from evshare.store.port import UpsertCounts
-from evshare.store.rows import (
-    CHARGER_COLUMNS,
-    SESSION_COLUMNS,
-    Row,
-    charger_row,
-    session_row,
-)
+from evshare.store.rows import CHARGER_COLUMNS, SESSION_COLUMNS, charger_row, session_row
 from evshare.store.sqlite import documents
 from evshare.store.sqlite.connection import transaction, translated_errors
 
@@ -75,10 +69,6 @@ class SqliteWrites:
     async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts:
         with transaction(self._db) as db:
             return upsert_rows(db, "sessions", UPSERT_SESSION, [session_row(s) for s in sessions])
-
-    async def upsert_session_rows(self, rows: Sequence[Row]) -> UpsertCounts:
-        with transaction(self._db) as db:
-            return upsert_rows(db, "sessions", UPSERT_SESSION, rows)
 
     async def count_chargers(self) -> int:
         with translated_errors():
