@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from evshare.cli import db, keys, plans
+from evshare.cli import credits, db, keys, plans
 from evshare.cli.check import check
 from evshare.cli.collect import collect
 from evshare.cli.common import err_console
@@ -33,6 +33,7 @@ app.command("usage")(usage)
 app.add_typer(db.app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.add_typer(credits.app, name="credits")
 app.command("check")(check)
 app.command("collect")(collect)
 
