@@ -17,9 +17,9 @@ from evshare.client.collect import CollectOptions, Collector, Source, SourceSumm
 from evshare.config import load_settings
 from evshare.model import epoch
 from evshare.store import open_store
-from tests.cli.conftest import EVSHARE
 from tests.client.conftest import Evshare, ProviderFactory
 from tests.client.providers import KEY, Provider
+from tests.servers import EVSHARE
 
 TODAY = date(2026, 3, 12)  # the providers' sessions run from 2026-03-01 for about nine days
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from evshare.store import schema
-from tests.cli.conftest import EVSHARE
 from tests.client.conftest import ProviderFactory
 from tests.client.providers import KEY
 from tests.client.test_collect import provider_rows, stored
+from tests.servers import EVSHARE
 
 pytestmark = pytest.mark.slow
 
