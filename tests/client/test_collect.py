@@ -240,6 +240,7 @@ def evshare(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
     return done
 
 
+@pytest.mark.process
 def test_the_command_with_a_sources_file(provider: ProviderFactory, tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     env = {"EVSHARE_DATABASE_URL": db, "A_KEY": KEY, "B_KEY": KEY}
@@ -273,6 +274,7 @@ def test_the_command_with_a_sources_file(provider: ProviderFactory, tmp_path: Pa
     assert run(stored(db))[1] == provider_rows("a", p1) | since
 
 
+@pytest.mark.process
 def test_user_errors_are_one_line(tmp_path: Path) -> None:
     env = {"EVSHARE_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
     none = evshare("collect", env=env, cwd=tmp_path)

@@ -19,7 +19,7 @@ from tests.client.providers import KEY
 from tests.client.test_collect import provider_rows, stored
 from tests.servers import EVSHARE
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process]
 
 
 def start(db: str, url: str) -> subprocess.Popen[str]:
