@@ -74,6 +74,7 @@ class Line:
             "eer": str(self.eer.value),
             "target_ci": str(self.target.value),
             "target_ci_name": "CI_ref" if self.program == "cfr" else "TCI",
+            ("ci_ref" if self.program == "cfr" else "tci"): str(self.target.value),
             "ci_e": str(self.ci_e.value),
             "exact": str(self.exact),
             "rounded": str(self.rounded),
