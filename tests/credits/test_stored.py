@@ -83,7 +83,7 @@ def loaded(database_url: str) -> str:
 
 
 def _options(program: str, year: int, **kw: object) -> credits_cli._Options:
-    return credits_cli._options(program, year, "host", None, None, None, None, **kw)  # type: ignore[arg-type]
+    return credits_cli._options(program, year, "host", None, None, None, None, **kw)
 
 
 def test_cfr_2024_by_hand(loaded: str) -> None:
