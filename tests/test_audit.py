@@ -7,10 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import orjson
+import pytest
 
 from evshare.model import Charger, Session
 from tests.cli.conftest import Cli
 from tests.credits.test_stored import load
+
+pytestmark = pytest.mark.process  # runs evshare as a subprocess
 
 
 def _t(text: str) -> datetime:

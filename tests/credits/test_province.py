@@ -7,11 +7,14 @@ import asyncio
 from pathlib import Path
 
 import orjson
+import pytest
 
 from evshare.config import load_settings
 from evshare.model import Visibility
 from evshare.store import open_store
 from tests.cli.conftest import Cli
+
+pytestmark = pytest.mark.process  # runs evshare as a subprocess
 
 CSV = """id,name,serialNumber,timeZone,latitude,longitude,province
 P-1,Lloydminster east,S1,America/Regina,53.2780,-109.9990,Saskatchewan
