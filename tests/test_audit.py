@@ -7,10 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import orjson
+import pytest
 
 from evshare.model import Charger, Session
 from tests.cli.conftest import Cli
 from tests.credits.test_stored import load
+
+pytestmark = pytest.mark.process  # runs evshare as a subprocess
 
 
 def _t(text: str) -> datetime:
@@ -93,7 +96,12 @@ def test_audit_finds_every_planted_defect(database_url: str, tmp_path: Path) -> 
     found = {f["id"]: f for f in report["findings"]}
     assert {k: found[k]["count"] for k in EXPECTED} == EXPECTED
     assert not report["ok"]
-    assert found["AUD-E01-energy-over-capacity"]["examples"][0]["session"] == "c"
+    over = found["AUD-E01-energy-over-capacity"]["examples"][0]
+    assert (over["session"], over["start"], over["end"]) == (
+        "c",
+        "2024-02-02T10:00:00Z",
+        "2024-02-02T11:00:00Z",
+    )
     assert found["AUD-E02-overlap-beyond-connectors"]["examples"][0]["session"] == "b"
     duplicate = found["AUD-E12-duplicate-across-chargers"]["examples"][0]
     assert {duplicate["session"], duplicate["duplicate"]} == {"a", "a-dup"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from evshare.store.analytics import Analytics, Check
@@ -175,6 +175,19 @@ SOURCE_RULE = Rule(
 )
 
 
+_INSTANTS = ("start", "end", "silent_from", "silent_until")
+
+
+def _readable(example: dict[str, Any]) -> dict[str, Any]:
+    """Epoch seconds as RFC 3339 UTC, for a person reading the finding."""
+    out = dict(example)
+    for key in _INSTANTS:
+        value = out.get(key)
+        if isinstance(value, int):
+            out[key] = datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out
+
+
 def run(analytics: Analytics, now: datetime) -> list[Finding]:
     """Every rule, in id order; a rule that finds nothing is reported with count 0."""
     stamp = int(now.timestamp())
@@ -184,8 +197,9 @@ def run(analytics: Analytics, now: datetime) -> list[Finding]:
     findings = []
     for rule in sorted(rules, key=lambda r: r.id.split("-")[1][1:]):
         check = rule.run(analytics, stamp)
+        examples = [_readable(e) for e in check.examples]
         findings.append(
-            Finding(rule.id, rule.severity, rule.title, check.count, check.examples, rule.note)
+            Finding(rule.id, rule.severity, rule.title, check.count, examples, rule.note)
         )
     return findings
 

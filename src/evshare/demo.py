@@ -284,6 +284,7 @@ def _plans(
             latitude=round(city.latitude + rng.uniform(-0.04, 0.04), 5),
             longitude=round(city.longitude + rng.uniform(-0.06, 0.06), 5),
             commissioning_date=None if rng.random() < 0.08 else in_service,
+            province=city.province,  # not served; evshare credits uses it
         )
         plans.append(
             _Plan(

@@ -21,10 +21,13 @@ from typing import Any, Literal
 
 Period = Literal["day", "week", "month"]
 
-FieldType = Literal["string", "time-zone", "number", "integer", "date", "date-time", "duration"]
+FieldType = Literal[
+    "string", "time-zone", "province", "number", "integer", "date", "date-time", "duration"
+]
 """How a field is written on the wire and read on import: `string` and `time-zone` (an IANA name)
 are JSON strings; `date` is YYYY-MM-DD; `date-time` is RFC 3339 UTC with a Z suffix, whole
-seconds; `duration` is whole seconds."""
+seconds; `duration` is whole seconds; `province` is a Canadian province or territory's
+two-letter code (read from a code or a name)."""
 
 _WIRE = "evshare.wire"
 
@@ -42,6 +45,7 @@ class Wire:
     minimum: float | None = None  # the smallest value an import accepts
     maximum: float | None = None
     together_with: str | None = None  # another field's attr that must be given with this one
+    served: bool = True  # False: evshare's own field, kept and imported, not in the contract's JSON
 
 
 def wire(
@@ -54,9 +58,12 @@ def wire(
     minimum: float | None = None,
     maximum: float | None = None,
     together_with: str | None = None,
+    served: bool = True,
 ) -> dict[str, Any]:
     """The metadata of a dataclass field: `x: T = field(metadata=wire(...))`."""
-    spec = Wire("", contract, type_, optional, unit, column, minimum, maximum, together_with)
+    spec = Wire(
+        "", contract, type_, optional, unit, column, minimum, maximum, together_with, served
+    )
     return {_WIRE: spec}
 
 
@@ -109,6 +116,9 @@ class Charger:
     commissioning_date: date | None = field(
         default=None, metadata=wire("commissioningDate", "date")
     )
+    # Not in the contract: where the charger is, for credits (evshare credits; CFR CI_e and
+    # BC eligibility are by province). Set by an import mapping's `province` column.
+    province: str | None = field(default=None, metadata=wire("province", "province", served=False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +143,8 @@ class Session:
 
 
 CHARGER_FIELDS = fields_of(Charger)
+SERVED_CHARGER_FIELDS = tuple(f for f in CHARGER_FIELDS if f.served)
+"""The fields in the contract's JSON of a charger (the others are evshare's own)."""
 SESSION_FIELDS = fields_of(Session)
 """In declaration order. The contract orders a session's JSON members id, chargerId, energy,
 startTime, endTime, chargingDuration (see `SESSION_WIRE_ORDER`)."""
@@ -151,7 +163,7 @@ def to_contract(value: Charger | Session) -> dict[str, Any]:
     """The contract's JSON object of a charger or a session, as a dict in the contract's member
     order: optional fields left out when None, dates and instants as text."""
     if isinstance(value, Charger):
-        specs = CHARGER_FIELDS
+        specs = SERVED_CHARGER_FIELDS
     else:
         order = SESSION_WIRE_ORDER.index
         specs = tuple(sorted(SESSION_FIELDS, key=lambda spec: order(spec.contract)))

@@ -31,6 +31,7 @@ def test_estimate_json_lists_each_period_and_the_total(cli: Cli) -> None:
         "kwh": "100000.000",
         "eer": "2.5",
         "target_ci": "87.9",
+        "ci_ref": "87.9",
         "ci_e": "14",
         "rounded": "74",
     }

@@ -20,6 +20,8 @@ from evshare.model import Charger, Session
 from evshare.store import open_store
 from tests.cli.conftest import Cli
 
+pytestmark = pytest.mark.process  # runs evshare as a subprocess
+
 
 def _t(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
@@ -200,7 +202,8 @@ def test_report_renders_in_a_real_browser(loaded: str, tmp_path: Path) -> None:
     assert "https://" not in html
     assert "<link" not in html
     artefacts = Path(os.environ.get("EVSHARE_TEST_ARTIFACTS", tmp_path))
-    rendered = render(chromium, out, artefacts / "credits-report.png")
+    store = "postgres" if loaded.startswith("postgres") else "sqlite"
+    rendered = render(chromium, out, artefacts / f"credits-report-{store}.png")
     assert rendered.charts_drawn == 3
     assert rendered.errors == 0
     assert rendered.console_errors == []

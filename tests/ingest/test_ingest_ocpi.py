@@ -40,6 +40,7 @@ def test_locations_from_an_ocpi_response() -> None:
             max_available_current_a=32.0,
             output_voltage_v=240.0,
             number_of_connectors=1,
+            province="AB",  # the Location's state
             **EDMONTON,
         ),
         Charger(
@@ -49,6 +50,7 @@ def test_locations_from_an_ocpi_response() -> None:
             max_available_current_a=200.0,
             output_voltage_v=920.0,
             number_of_connectors=2,
+            province="AB",
             **EDMONTON,
         ),
         # no max_electric_power: volts x amperes x phases; no location name: its id

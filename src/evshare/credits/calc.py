@@ -74,6 +74,7 @@ class Line:
             "eer": str(self.eer.value),
             "target_ci": str(self.target.value),
             "target_ci_name": "CI_ref" if self.program == "cfr" else "TCI",
+            ("ci_ref" if self.program == "cfr" else "tci"): str(self.target.value),
             "ci_e": str(self.ci_e.value),
             "exact": str(self.exact),
             "rounded": str(self.rounded),
@@ -109,11 +110,17 @@ class Result:
 
 
 def _unconfirmed(values: Iterable[Sourced]) -> list[str]:
+    """One warning naming every parameter not read in the regulation's own text."""
+    by_status: dict[str, list[str]] = {}
+    for v in values:
+        if v.status != "primary":
+            by_status.setdefault(v.status, []).append(f"{v.name} = {v.value}")
+    if not by_status:
+        return []
+    parts = "; ".join(f"{status}: {', '.join(names)}" for status, names in by_status.items())
     return [
-        f"{v.name} = {v.value} is {v.status}: not confirmed from the regulation's own text "
-        "(its source is listed with the parameters)"
-        for v in values
-        if v.status != "primary"
+        f"parameters not confirmed from the regulation's own text ({parts}); their sources are "
+        "listed with the parameters - check them before filing"
     ]
 
 

@@ -57,6 +57,19 @@ def text(value: object) -> str | None:
     raise Invalid("must be a string")
 
 
+def province(value: object) -> str | None:
+    """A Canadian province or territory as its two-letter code, from a code or a name."""
+    from evshare.credits.places import normalize_province
+
+    name = text(value)
+    if name is None:
+        return None
+    code = normalize_province(name)
+    if code is None:
+        raise Invalid("not a Canadian province or territory (e.g. BC or British Columbia)")
+    return code
+
+
 def number(value: object) -> float | None:
     """A finite number, from a JSON number or its text."""
     if isinstance(value, float):

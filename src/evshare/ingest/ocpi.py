@@ -93,7 +93,7 @@ def location_builder(source: str, duplicate_id: DuplicateHook | None) -> Locatio
             evses = _list(value)
         except Invalid as problem:
             return [RowError(source, line, key, value, problem.reason, record)]
-        site = _Site(location_name, latitude, longitude, time_zone)
+        site = _Site(location_name, latitude, longitude, time_zone, _province(record))
         return [
             _evse(source, line, record, f"evses[{index}]", evse, site, duplicate_id)
             for index, evse in enumerate(evses)
@@ -105,7 +105,7 @@ def location_builder(source: str, duplicate_id: DuplicateHook | None) -> Locatio
 class _Site:
     """What every charger of a Location shares."""
 
-    __slots__ = ("latitude", "longitude", "name", "time_zone")
+    __slots__ = ("latitude", "longitude", "name", "province", "time_zone")
 
     def __init__(
         self,
@@ -113,11 +113,24 @@ class _Site:
         latitude: float | None,
         longitude: float | None,
         time_zone: str | None,
+        province: str | None,
     ) -> None:
         self.name = name
         self.latitude = latitude
         self.longitude = longitude
         self.time_zone = time_zone
+        self.province = province
+
+
+def _province(record: dict[str, object]) -> str | None:
+    """A Canadian Location's `state` as a province code (credits need it); OCPI's `state` is
+    free text, so one that names no province is left unset rather than refused."""
+    from evshare.credits.places import normalize_province
+
+    state = record.get("state")
+    if record.get("country") != "CAN" or not isinstance(state, str):
+        return None
+    return normalize_province(state)
 
 
 def _evse(
@@ -171,6 +184,7 @@ def _evse(
         time_zone=site.time_zone,
         latitude=site.latitude,
         longitude=site.longitude,
+        province=site.province,
     )
 
 

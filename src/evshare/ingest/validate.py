@@ -93,6 +93,8 @@ def field_reader(spec: Wire, mapping: Mapping) -> Callable[[object], object]:
         read = text
     elif spec.type == "time-zone":
         read = known_zone
+    elif spec.type == "province":
+        read = fields.province
     elif spec.type == "number":
         read = fields.scaled(mapping.factor(spec.contract))
     elif spec.type == "integer":

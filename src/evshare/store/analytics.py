@@ -205,7 +205,7 @@ class Analytics:
         examples = [dict(zip(names[:-1], row[:-1], strict=True)) for row in rows]
         return Check(int(rows[0][-1]) if rows else 0, examples)
 
-    _SESSION = "s.charger_id AS charger, s.id AS session, s.start_ts AS start, s.end_ts AS end_"
+    _SESSION = 's.charger_id AS charger, s.id AS session, s.start_ts AS start, s.end_ts AS "end"'
 
     def energy_over_capacity(self, tolerance: float) -> Check:
         return self._check(

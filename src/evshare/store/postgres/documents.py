@@ -7,11 +7,11 @@ column by the statement that writes the row (writes.py); a session's is rendered
 
 from __future__ import annotations
 
-from evshare.model import CHARGER_FIELDS
+from evshare.model import SERVED_CHARGER_FIELDS
 
 
 def charger_doc(prefix: str) -> str:
-    members = ", ".join(f"'{f.contract}', {prefix}{f.column}" for f in CHARGER_FIELDS)
+    members = ", ".join(f"'{f.contract}', {prefix}{f.column}" for f in SERVED_CHARGER_FIELDS)
     # json_strip_nulls drops the keys whose value is null: optional fields are left out.
     return f"json_strip_nulls(json_build_object({members}))::text"
 
