@@ -25,15 +25,13 @@ REDIS_URL = os.environ.get("EVSHARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark what a test needs from the fixtures it uses, so that `-m` can choose a tier: the
     fast tier (`make test-fast`) is everything that needs no service, no server process and no
-    evshare subprocess."""
+    evshare subprocess (the `cli` fixture runs the command in-process)."""
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         if used & {"postgres_url", "postgres_database"}:
             item.add_marker(pytest.mark.postgres)
         if "redis_url" in used:
             item.add_marker(pytest.mark.redis)
-        if "cli" in used:
-            item.add_marker(pytest.mark.process)
 
 
 @pytest.fixture
