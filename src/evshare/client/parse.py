@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from evshare.client.errors import BadResponse
-from evshare.model import CHARGER_FIELDS, Charger, Session
+from evshare.model import SERVED_CHARGER_FIELDS, Charger, Session
 
 _LIST_MEMBERS = ("chargers", "data", "items", "results")
 
@@ -108,14 +108,15 @@ _READ: dict[str, Callable[[Any], Any]] = {  # by the field table's type
 
 
 def parse_charger(item: Any, url: str) -> Charger:
-    """Every field of the field table (model.CHARGER_FIELDS), read by its type."""
+    """Every served field of the field table (model.SERVED_CHARGER_FIELDS), read by its type;
+    evshare's own fields (a province) are not the provider's to say."""
     if not isinstance(item, Mapping):
         raise BadResponse(f"{url}: a charger is not a JSON object: {item!r:.80}", url=url)
     charger_id = _text(item.get("id"))
     if not charger_id:
         raise BadResponse(f"{url}: a charger has no id: {dict(item)!r:.120}", url=url)
     values: dict[str, Any] = {
-        spec.attr: _READ[spec.type](item.get(spec.contract)) for spec in CHARGER_FIELDS
+        spec.attr: _READ[spec.type](item.get(spec.contract)) for spec in SERVED_CHARGER_FIELDS
     }
     values.update(id=charger_id, name=values["name"] or "")
     return Charger(**values)
