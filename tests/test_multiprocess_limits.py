@@ -339,7 +339,9 @@ def test_redis_lost_mid_run_applies_the_policy_without_500s(
     assert {a.status for a in before} == {200, 429}
     # Judged while Redis was gone: sent after the cut (plus a moment for answers in flight).
     gone = [a.status for a in during if a.sent > cut_at + 0.2 and a.received < mended_at]
-    require_load(len(gone), 50, "how requests are judged while Redis is gone")
+    # Every request judged while Redis is gone must get the policy's answer; ten of them make
+    # that more than a coincidence (fifty, as this asked before, skipped at load 13).
+    require_load(len(gone), 10, "how requests are judged while Redis is gone")
     if failure == "open":
         assert set(gone) == {200}  # served unchecked
         assert 503 not in {a.status for a in everything}
