@@ -6,8 +6,8 @@ collide and serving, export and credits need no new column. This table is the pr
 source, which id there) and the watermark per (source, charger): the last UTC day through which
 its sessions were collected.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
