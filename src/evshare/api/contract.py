@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import html
 import re
+from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
 from typing import Any, cast
@@ -72,8 +73,26 @@ def document(profile: Profile, root_path: str = "") -> dict[str, Any]:
     return spec
 
 
-def document_json(profile: Profile, root_path: str = "") -> bytes:
-    return orjson.dumps(document(profile, root_path))
+def document_json(
+    profile: Profile, root_path: str = "", issuers: Sequence[tuple[str, str]] = ()
+) -> bytes:
+    """The served contract. With identities configured (`issuers`: alias and URL of each), it
+    gains `jwtBearer`, a second bearer scheme for the issuers' JWTs, marked `x-evshare`; the
+    contract's own `bearerAuth` (an API key sent as a bearer token) is left as it is. Without
+    identities the document is the contract as-is."""
+    spec = document(profile, root_path)
+    if issuers:
+        listed = ", ".join(f"{alias} ({url})" for alias, url in issuers)
+        spec["components"]["securitySchemes"]["jwtBearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "`Authorization: Bearer <JWT>` issued by a trusted identity provider "
+            f"(RS256 or ES256): {listed}. The token's claims decide which chargers it sees.",
+            "x-evshare": True,
+        }
+        spec["security"] = [*spec.get("security", []), {"jwtBearer": []}]
+    return orjson.dumps(spec)
 
 
 def _markdown(text: str) -> str:
