@@ -40,7 +40,9 @@ def test_every_variable_the_readme_names_exists() -> None:
 
 def _command_lines() -> list[str]:
     lines = []
-    for block in re.findall(r"```(?:sh)?\n(.*?)```", README, re.S):
+    for language, block in re.findall(r"```(\w*)\n(.*?)```", README, re.S):
+        if language not in ("", "sh"):
+            continue
         for raw in block.replace("\\\n", " ").splitlines():
             line = raw.split("#", 1)[0].strip()
             for piece in re.split(r"\s*(?:\||&&|;)\s*", line):
