@@ -16,6 +16,7 @@ import typer
 from evshare.cli import credits, db, helptext, identity, keys, plans
 from evshare.cli.audit import audit
 from evshare.cli.check import check
+from evshare.cli.collect import collect
 from evshare.cli.demo import demo
 from evshare.cli.failures import EvshareGroup
 from evshare.cli.imports import export_app, import_app
@@ -72,6 +73,7 @@ app.add_typer(credits.app, name="credits")
 app.add_typer(identity.app, name="identity")
 app.command("audit")(audit)
 app.command("check")(check)
+app.command("collect")(collect)
 
 
 def main() -> None:
