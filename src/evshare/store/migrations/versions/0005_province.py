@@ -3,8 +3,8 @@ intensity of electricity and BC's eligibility are by province). Not in the contr
 charger's document is unchanged, so nothing is re-rendered. NULL: not given (credits then derive
 it from the coordinates, or list the charger as unassigned).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
