@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     )
     default_plan: str = Field("unlimited", description="plan of keys that have none")
 
+    # Identities: bearer JWTs from the operator's OIDC / Cognito issuers (see identity/).
+    identity_config: str | None = Field(
+        None, description="TOML file of trusted token issuers and their claim mapping"
+    )
+    identity_trust_gateway: bool = Field(
+        False, description="on Lambda: map the claims API Gateway's authorizer verified"
+    )
+
     @field_validator("root_path")
     @classmethod
     def _root_path_shape(cls, value: str) -> str:
