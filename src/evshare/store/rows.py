@@ -43,19 +43,25 @@ def _compiled(source: str, env: dict[str, Any]) -> Any:
     return eval(source, env)  # noqa: S307
 
 
+def _converted(
+    value: str, i: int, f: Wire, conversions: dict[str, Any], env: dict[str, Any]
+) -> str:
+    """The expression for field `i`: `value` through its type's conversion, if it has one (a
+    None of an optional field passes through); the conversion is bound in `env` as c{i}."""
+    convert = conversions.get(f.type)
+    if convert is None:
+        return value
+    env[f"c{i}"] = convert
+    if f.optional:
+        return f"(None if {value} is None else c{i}({value}))"
+    return f"c{i}({value})"
+
+
 def _row_maker(fields: tuple[Wire, ...]) -> Callable[[Any], Row]:
     env: dict[str, Any] = {}
     parts = []
     for i, f in enumerate(fields):
-        value = f"v.{f.attr}"
-        if f.type in _TO_COLUMN:
-            env[f"c{i}"] = _TO_COLUMN[f.type]
-            value = (
-                f"c{i}({value})"
-                if not f.optional
-                else f"(None if {value} is None else c{i}({value}))"
-            )
-        parts.append(value)
+        parts.append(_converted(f"v.{f.attr}", i, f, _TO_COLUMN, env))
     return _compiled(f"lambda v: ({', '.join(parts)},)", env)  # type: ignore[no-any-return]
 
 
@@ -63,15 +69,7 @@ def _value_maker(cls: Callable[..., _V], fields: tuple[Wire, ...]) -> Callable[[
     env: dict[str, Any] = {"cls": cls}
     parts = []
     for i, f in enumerate(fields):
-        value = f"r[{i}]"
-        if f.type in _FROM_COLUMN:
-            env[f"c{i}"] = _FROM_COLUMN[f.type]
-            value = (
-                f"c{i}({value})"
-                if not f.optional
-                else f"(None if {value} is None else c{i}({value}))"
-            )
-        parts.append(value)
+        parts.append(_converted(f"r[{i}]", i, f, _FROM_COLUMN, env))
     return _compiled(f"lambda r: cls({', '.join(parts)})", env)  # type: ignore[no-any-return]
 
 
