@@ -14,17 +14,21 @@ housekeeping task every few seconds, and once more at shutdown.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
+import os
 import random
 import re
 import secrets
+import sys
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import unquote_to_bytes
 
 from evshare.api import auth, params
+from evshare.api.accesslog import AccessLog, BufferedAccessLog, LoggingAccessLog
 from evshare.api.asgi import Headers, Receive, Scope, Send
 from evshare.api.contract import docs_html, document_json
 from evshare.api.errors import INTERNAL, METHOD_NOT_ALLOWED, NOT_FOUND, ErrorResponse, to_response
@@ -34,7 +38,6 @@ from evshare.limits import Decision, Limiter, PlanBook, UsageCounter, build_limi
 from evshare.store import Scope as Visibility
 from evshare.store import Store, open_store
 
-access_log = logging.getLogger("evshare.access")
 log = logging.getLogger("evshare.api")
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
@@ -43,7 +46,6 @@ _PRIVATE = (b"cache-control", b"no-store")
 _PUBLIC = (b"cache-control", b"public, max-age=300")
 _HEALTHY = b'{"status":"ok"}'
 _SESSIONS_SUFFIX = "/sessions"
-_ACCESS_LINE = "%s %s%s %d %.1fms key=%s id=%s"
 _NO_LIMITS = Decision(True)
 _RATE_LIMIT_NAMES = {"RateLimit-Policy": b"ratelimit-policy", "RateLimit": b"ratelimit"}
 _EPOCH_DAY = date(1970, 1, 1)
@@ -73,8 +75,17 @@ class EnergSyncApp:
         limiter: Limiter | None = None,
         *,
         usage_flush_interval: float = 5.0,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.settings = settings
+        # None: no access log at all (not even a level check per request).
+        self._access: AccessLog | None = access_log or LoggingAccessLog()
+        if not settings.access_log:
+            self._access = None
+        # Request ids: unique, not secret, so a random prefix per process and a counter.
+        self._request_ids = map(
+            (secrets.token_hex(8) + "%016x").__mod__, itertools.count(random.getrandbits(32))
+        )
         self._store = store
         self._owns_store = store is None
         self._limiter = limiter
@@ -121,6 +132,7 @@ class EnergSyncApp:
         await self._plans.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="evshare-housekeeping")
         self._started = True
+        log.info("ready to serve (process %d)", os.getpid())
 
     async def shutdown(self) -> None:
         if self._housekeeping is not None:
@@ -143,6 +155,8 @@ class EnergSyncApp:
         if self._owns_store and self._store is not None:
             await self._store.close()
             self._store = None
+        if self._access is not None:
+            self._access.flush()
         self._started = False
 
     async def flush_usage(self) -> bool:
@@ -213,43 +227,37 @@ class EnergSyncApp:
         api_key = authorization = request_id = None
         for name, value in scope["headers"]:
             if name == b"x-api-key":
-                api_key = value
+                api_key = value if api_key is None else auth.AMBIGUOUS
             elif name == b"authorization":
-                authorization = value
+                authorization = value if authorization is None else auth.AMBIGUOUS
             elif name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
-                request_id = value
+                request_id = value.decode()
         if request_id is None:
-            request_id = secrets.token_hex(16).encode()
+            request_id = next(self._request_ids)
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        path = raw_path.decode("latin-1")
         try:
             await self._ensure_started()
-            reply = await self._dispatch(scope, raw_path.decode("latin-1"), api_key, authorization)
+            reply = await self._dispatch(scope, path, api_key, authorization)
         except EvshareError as exc:
             reply = _error_reply(to_response(exc))
         except Exception:
-            log.exception("unhandled error serving %s", raw_path.decode("latin-1"))
+            log.exception("unhandled error serving %s", path)
             reply = _error_reply(INTERNAL)
         headers = reply.headers
-        headers.append((b"content-length", str(len(reply.body)).encode()))
-        headers.append((b"x-request-id", request_id))
-        # Logged before sending, so that the line exists once the client has its answer.
-        if access_log.isEnabledFor(logging.INFO):
+        headers.append((b"content-length", b"%d" % len(reply.body)))
+        headers.append((b"x-request-id", request_id.encode()))
+        # Recorded before sending, so that the line exists once the client has its answer.
+        if self._access is not None:
             query = scope.get("query_string", b"")
-            args = (
+            self._access.request(
                 scope["method"],
-                raw_path.decode("latin-1"),
+                path,
                 "?" + query.decode("latin-1") if query else "",
                 reply.status,
                 (time.perf_counter() - started) * 1000,
                 reply.key_name,
-                request_id.decode(),
-            )
-            # makeRecord + handle rather than .info(): the same record, without logging's walk
-            # up the stack to find the caller, which is always this line.
-            access_log.handle(
-                access_log.makeRecord(
-                    access_log.name, logging.INFO, __file__, 0, _ACCESS_LINE, args, None
-                )
+                request_id,
             )
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         head = scope["method"] == "HEAD"
@@ -347,5 +355,7 @@ def create_app(
 
 
 def app_from_environment() -> EnergSyncApp:
-    """The factory uvicorn workers import (`evshare serve` passes its flags as EVSHARE_*)."""
-    return create_app(load_settings())
+    """The factory `evshare serve`'s workers import (it passes its flags as EVSHARE_*). The
+    access log goes to stderr in batches (see accesslog.py)."""
+    settings = load_settings()
+    return EnergSyncApp(settings, access_log=BufferedAccessLog(sys.stderr.fileno()))

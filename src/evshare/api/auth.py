@@ -9,12 +9,20 @@ from evshare.errors import Unauthorized
 from evshare.model import Credential
 from evshare.store.port import ReadStore
 
+# What the app passes for a credential header that came more than once (compared by identity).
+AMBIGUOUS = b"\x00ambiguous"
+
 
 def presented_token(api_key: bytes | None, authorization: bytes | None) -> str | None:
-    """The presented key; `x-api-key` wins when both headers are sent (the contract's rule)."""
+    """The presented credential; `x-api-key` wins when both headers are sent (the contract's
+    rule). Unauthorized when the header that counts was sent twice."""
     if api_key is not None:
+        if api_key is AMBIGUOUS:
+            raise Unauthorized("x-api-key sent more than once")
         return api_key.decode("latin-1").strip()
     if authorization is not None:
+        if authorization is AMBIGUOUS:
+            raise Unauthorized("Authorization sent more than once")
         scheme, _, token = authorization.decode("latin-1").strip().partition(" ")
         if scheme.lower() == "bearer":
             return token.strip()

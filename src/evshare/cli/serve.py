@@ -1,4 +1,4 @@
-"""`evshare serve`: the EnergSync server on uvicorn."""
+"""`evshare serve`: the EnergSync server (granian; see api/server.py for why and its limits)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from evshare.store.schema import require_current
 
 
 def log_config(level: str) -> dict[str, Any]:
-    """One line per event on stderr; uvicorn's own access log is off (the app writes its own)."""
+    """One line per event on stderr; the server's own access log is off (the app writes its own)."""
     handler = {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stderr"}
     return {
         "version": 1,
@@ -24,8 +24,8 @@ def log_config(level: str) -> dict[str, Any]:
         "handlers": {"stderr": handler},
         "loggers": {
             "evshare": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
-            "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
-            "uvicorn.access": {"level": "WARNING"},
+            "_granian": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            "granian.access": {"level": "WARNING"},
         },
     }
 
@@ -60,7 +60,7 @@ def serve(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Serve the EnergSync API. Every option can also be set as EVSHARE_<OPTION>."""
-    import uvicorn
+    from evshare.api import server
 
     settings = settings_from(
         host=host,
@@ -85,19 +85,4 @@ def serve(
     config = log_config(settings.log_level)
     if not settings.access_log:
         config["loggers"]["evshare.access"] = {"level": "WARNING"}
-    uvicorn.run(
-        "evshare.api.app:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_config=config,
-        server_header=False,
-        # evshare never reads the client's address, so uvicorn need not rewrite it per request.
-        proxy_headers=False,
-        timeout_graceful_shutdown=10,
-    )
+    server.run(settings, config)

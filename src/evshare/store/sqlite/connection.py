@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,10 +27,19 @@ def sqlite_path(database_url: str) -> Path:
 
 
 def existing_folder_path(database_url: str) -> Path:
-    """The file path of a SQLite URL whose folder exists (SQLite creates the file, not folders)."""
+    """The file path of a SQLite URL whose folder exists (folders are not created). A file that
+    does not exist yet is created empty, readable and writable by its owner only: it will hold
+    API key hashes and the operator's data, and SQLite gives its -wal and -shm files the same
+    permissions (it would otherwise create all three world-readable under the usual umask)."""
     path = sqlite_path(database_url)
     if not path.parent.exists():
         raise ConfigError(f"EVSHARE_DATABASE_URL: the folder {path.parent} does not exist")
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"EVSHARE_DATABASE_URL: cannot create {path}: {exc}") from None
     return path
 
 
