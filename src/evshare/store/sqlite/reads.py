@@ -1,16 +1,19 @@
-"""The API's three read queries, answered with the contract's JSON: chargers' stored documents,
-sessions rendered by SQLite as they are read (see documents.py).
+"""The API's three read queries, answered with the contract's JSON: the stored documents of
+chargers and sessions (see documents.py).
 
 Calls are synchronous on purpose: each is one indexed lookup that finishes in microseconds, far
-less than a hop to a worker thread would cost. A long range of sessions is read in one call too
-(the contract pages chargers, not sessions): on one connection that holds the event loop for as
-long as SQLite takes to read it.
+less than a hop to a worker thread would cost. A range of sessions is read in one call when both
+its ends are dates; a charger's history without an end is read in pages (`session_pages`) that
+the API streams, so that no read holds the event loop for long.
+
+Whether the caller may see the charger is asked first, and the sessions read only then: a
+hidden charger costs what a missing one does (one indexed lookup), however many sessions it has.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 import orjson
@@ -18,7 +21,6 @@ import orjson
 from evshare.model import Credential, Visibility, epoch
 from evshare.store import sql
 from evshare.store.rows import credential_from_row
-from evshare.store.sqlite import documents
 from evshare.store.sqlite.connection import FAR_FUTURE, FAR_PAST, translated_errors
 
 _IN_IDS = "c.id IN (SELECT value FROM json_each(:ids))"
@@ -32,8 +34,16 @@ def _charger_filter(visible: Visibility, ids: Sequence[str] | None) -> str:
 
 
 _BOTH = (True, False)
-_SESSIONS_SQL = {a: sql.session_docs(a, documents.session_doc("s.")) for a in _BOTH}
 _VISIBLE_SQL = {a: sql.visible(a) for a in _BOTH}
+# One row: the documents joined in the primary key's order (charger, start, id), which the
+# range scan follows, so no sort runs and group_concat meets them in that order.
+_SESSIONS_SQL = """SELECT group_concat(doc, ',') FROM (SELECT s.doc FROM sessions s
+    WHERE s.charger_id = :charger AND s.start_ts >= :start AND s.start_ts < :end
+      AND s.doc IS NOT NULL ORDER BY s.start_ts, s.id)"""
+_PAGE_SQL = """SELECT s.start_ts, s.id, s.doc FROM sessions s
+    WHERE s.charger_id = :charger AND (s.start_ts, s.id) > (:after_start, :after_id)
+      AND s.start_ts >= :start AND s.start_ts < :end AND s.doc IS NOT NULL
+    ORDER BY s.start_ts, s.id LIMIT :rows"""
 _CHARGER_SQL = {a: sql.charger_doc(a) for a in _BOTH}
 
 
@@ -97,17 +107,46 @@ class SqliteReads:
     async def sessions_json(
         self, visible: Visibility, charger_id: str, start: datetime | None, end: datetime | None
     ) -> bytes | None:
-        params = {
-            "charger": charger_id,
-            "key": visible.key_name,
-            "start": FAR_PAST if start is None else epoch(start),
-            "end": FAR_FUTURE if end is None else epoch(end),
-        }
+        params = _range(visible, charger_id, start, end)
         with translated_errors():
-            rows = self._db.execute(_SESSIONS_SQL[visible.all_chargers], params).fetchall()
-            if rows:
-                return _joined(rows)
-            # No rows: an empty range of a visible charger, or a charger the caller cannot see.
             if self._db.execute(_VISIBLE_SQL[visible.all_chargers], params).fetchone() is None:
                 return None
-        return b"[]"
+            (docs,) = self._db.execute(_SESSIONS_SQL, params).fetchone()
+        return b"[]" if docs is None else ("[" + docs + "]").encode()
+
+    async def charger_visible(self, visible: Visibility, charger_id: str) -> bool:
+        params = {"charger": charger_id, "key": visible.key_name}
+        with translated_errors():
+            return (
+                self._db.execute(_VISIBLE_SQL[visible.all_chargers], params).fetchone() is not None
+            )
+
+    async def session_pages(
+        self, charger_id: str, start: datetime | None, end: datetime | None, rows: int
+    ) -> AsyncIterator[bytes]:
+        params: dict[str, object] = {
+            **_range(None, charger_id, start, end),
+            "after_start": FAR_PAST - 1,
+            "after_id": "",
+            "rows": rows,
+        }
+        while True:
+            with translated_errors():
+                page = self._db.execute(_PAGE_SQL, params).fetchall()
+            if not page:
+                return
+            yield ",".join(doc for _, _, doc in page).encode()
+            if len(page) < rows:
+                return
+            params["after_start"], params["after_id"] = page[-1][0], page[-1][1]
+
+
+def _range(
+    visible: Visibility | None, charger_id: str, start: datetime | None, end: datetime | None
+) -> dict[str, object]:
+    return {
+        "charger": charger_id,
+        "key": "" if visible is None else visible.key_name,
+        "start": FAR_PAST if start is None else epoch(start),
+        "end": FAR_FUTURE if end is None else epoch(end),
+    }
