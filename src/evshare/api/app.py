@@ -107,6 +107,7 @@ class EnergSyncApp:
         self._day_ends = -math.inf
         self._paged = settings.profile == "1.2.0"
         self._page_turn = asyncio.Lock()  # streamed histories read one page at a time
+        self._pages: SessionPages | None = None
         self._root = settings.root_path
         self._openapi = document_json(settings.profile)
         self._docs = docs_html(settings.profile, settings.root_path)
@@ -137,6 +138,8 @@ class EnergSyncApp:
         if self._limiter is None:
             self._limiter = build_limiter(self.settings)
         await self._plans.start()
+        # Checked once: a runtime Protocol check costs microseconds.
+        self._pages = self._store if isinstance(self._store, SessionPages) else None
         self._housekeeping = asyncio.create_task(self._housekeep(), name="evshare-housekeeping")
         self._started = True
         log.info("ready to serve (process %d)", os.getpid())
@@ -327,11 +330,12 @@ class EnergSyncApp:
         store = self.store
         if operation == "sessions":
             window = params.session_query(query)
-            if (window.start is None or window.end is None) and isinstance(store, SessionPages):
+            pages = self._pages
+            if (window.start is None or window.end is None) and pages is not None:
                 # A history without an end: streamed in pages (see _stream).
-                if not await store.charger_visible(visibility, charger_id):
+                if not await pages.charger_visible(visibility, charger_id):
                     raise NotFound(charger_id)
-                return store.session_pages(charger_id, window.start, window.end, _PAGE_ROWS)
+                return pages.session_pages(charger_id, window.start, window.end, _PAGE_ROWS)
             sessions = await store.sessions_json(visibility, charger_id, window.start, window.end)
             if sessions is None:
                 raise NotFound(charger_id)

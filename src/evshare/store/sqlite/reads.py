@@ -21,7 +21,12 @@ import orjson
 from evshare.model import Credential, Visibility, epoch
 from evshare.store import sql
 from evshare.store.rows import credential_from_row
-from evshare.store.sqlite.connection import FAR_FUTURE, FAR_PAST, translated_errors
+from evshare.store.sqlite.connection import (
+    FAR_FUTURE,
+    FAR_PAST,
+    translated_errors,
+    unavailable,
+)
 
 _IN_IDS = "c.id IN (SELECT value FROM json_each(:ids))"
 
@@ -64,16 +69,19 @@ class SqliteReads:
         # Any write invalidates the cache: PRAGMA data_version changes when another connection
         # commits (the CLI, another worker), total_changes when this one writes. A revoked key
         # is refused on its next request.
-        with translated_errors():
-            (others,) = self._db.execute("PRAGMA data_version").fetchone()
-            version = (others, self._db.total_changes)
+        db = self._db
+        try:
+            (others,) = db.execute("PRAGMA data_version").fetchone()
+            version = (others, db.total_changes)
             if version != self._credentials_version or len(self._credentials) > _CACHED_CREDENTIALS:
                 self._credentials = {}
                 self._credentials_version = version
             try:
                 return self._credentials[lookup_id]
             except KeyError:
-                row = self._db.execute(sql.CREDENTIAL, {"lookup": lookup_id}).fetchone()
+                row = db.execute(sql.CREDENTIAL, {"lookup": lookup_id}).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc) from None
         credential = None if row is None else credential_from_row(row)
         self._credentials[lookup_id] = credential
         return credential
@@ -97,21 +105,26 @@ class SqliteReads:
         return _joined(rows), total
 
     async def charger_json(self, visible: Visibility, charger_id: str) -> bytes | None:
-        with translated_errors():
+        try:
             row = self._db.execute(
                 _CHARGER_SQL[visible.all_chargers],
                 {"charger": charger_id, "key": visible.key_name},
             ).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc) from None
         return None if row is None else str(row[0]).encode()
 
     async def sessions_json(
         self, visible: Visibility, charger_id: str, start: datetime | None, end: datetime | None
     ) -> bytes | None:
         params = _range(visible, charger_id, start, end)
-        with translated_errors():
-            if self._db.execute(_VISIBLE_SQL[visible.all_chargers], params).fetchone() is None:
+        db = self._db
+        try:
+            if db.execute(_VISIBLE_SQL[visible.all_chargers], params).fetchone() is None:
                 return None
-            (docs,) = self._db.execute(_SESSIONS_SQL, params).fetchone()
+            (docs,) = db.execute(_SESSIONS_SQL, params).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc) from None
         return b"[]" if docs is None else ("[" + docs + "]").encode()
 
     async def charger_visible(self, visible: Visibility, charger_id: str) -> bool:
