@@ -9,6 +9,8 @@ period's end. The braces keep a key's two hashes in one Redis Cluster slot.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import Self
 
 from redis.asyncio import Redis
@@ -62,14 +64,17 @@ local function period_bounds(period, now)
 end
 """
 
-# ARGV: rate, burst (0: no throttle), quota (0: no quota), period.
-# Returns the server time and the state before this request; Python's `decide` reaches the
-# same verdict from the same numbers, so the rule is written here only to consume.
+# ARGV: rate, burst (0: no throttle), quota (0: no quota), period, and how many requests' worth
+# to take at most (a lease, see RedisLimiter). Returns the server time, the state before this
+# request and how many were taken (0 if refused); Python's `decide` reaches the same verdict from
+# the same numbers, so the rule is written here only to consume. Of a large quota's remainder a
+# lease takes at most 1/64, and of a bucket only whole tokens: never more than exists.
 ADMIT_LUA = (
     PERIODS_LUA
     + """
 if redis.replicate_commands then redis.replicate_commands() end  -- TIME before writes, Redis < 7
 local rate, burst, quota, period = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local want = tonumber(ARGV[5] or '1')
 local YEAR_MS = 366 * 86400 * 1000  -- a bucket that slow just counts as full after a year
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
@@ -90,32 +95,62 @@ if quota > 0 then
   if tonumber(saved[1]) == first then used = tonumber(saved[2]) end
 end
 
+local taken = 0
 if (burst == 0 or tokens >= 1) and (quota == 0 or used < quota) then
+  taken = want
+  if burst > 0 then taken = math.min(taken, math.floor(tokens)) end
+  if quota > 0 then taken = math.min(taken, math.max(1, math.floor((quota - used) / 64))) end
   if burst > 0 then
-    local left = tokens - 1
+    local left = tokens - taken
     redis.call('HSET', KEYS[1], 't', string.format('%.17g', left), 'ts', now_text)
     local full_ms = math.min(YEAR_MS, math.max(1, math.ceil((burst - left) / rate * 1000)))
     redis.call('PEXPIRE', KEYS[1], string.format('%d', full_ms))
   end
   if quota > 0 then
-    redis.call('HSET', KEYS[2], 'p', string.format('%d', first), 'n', string.format('%d', used + 1))
+    local spent = string.format('%d', used + taken)
+    redis.call('HSET', KEYS[2], 'p', string.format('%d', first), 'n', spent)
     redis.call('EXPIREAT', KEYS[2], string.format('%d', after))
   end
 end
-return {clock[1], clock[2], string.format('%.17g', tokens), used}
+return {clock[1], clock[2], string.format('%.17g', tokens), used, taken}
 """
 )
 
 
+# A lease: requests a worker may admit without asking Redis, until it runs out or expires.
+_LEASE_SECONDS = 0.02
+_LEASE_MAX = 10_000
+
+
 class RedisLimiter:
     """Raises Unavailable (never a redis exception) when Redis fails or takes longer than
-    `timeout` seconds; wrap it in GuardedLimiter to apply `limiter_failure`."""
+    `timeout` seconds; wrap it in GuardedLimiter to apply `limiter_failure`.
 
-    def __init__(self, client: Redis, *, timeout: float, prefix: str = "evshare:limits:") -> None:
+    Leases: for a plan whose rate is high, one call takes up to `_LEASE_SECONDS` worth of its
+    rate (and at most 1/64 of what remains of a quota, and only whole tokens there are) and
+    the worker admits that many requests before it asks again, or until the lease is
+    `_LEASE_SECONDS` old. Limits are never exceeded: every lease is taken from Redis first. A
+    lease not used up in time is lost, so a key whose traffic pauses may get up to
+    `_LEASE_SECONDS` of its rate less per worker; the RateLimit fields of requests admitted
+    from a lease repeat those of the call that took it. A plan with a rate under
+    1 / `_LEASE_SECONDS` per second (50/s) takes one token per call, exactly as without
+    leases, and so does every request once a quota runs low."""
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        timeout: float,
+        prefix: str = "evshare:limits:",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = client
         self._timeout = timeout
         self._prefix = prefix
+        self._clock = clock
         self._script = client.register_script(ADMIT_LUA)
+        # key: (plan, requests left, expiry on `clock`, the decision that took the lease)
+        self._leases: dict[str, tuple[Plan, int, float, Decision]] = {}
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float, prefix: str = "evshare:limits:") -> Self:
@@ -133,22 +168,36 @@ class RedisLimiter:
         policy = policy_for(plan)
         if policy is None:
             return Decision(True)
+        lease = self._leases.get(key)
+        if lease is not None:
+            leased_plan, left, until, decision = lease
+            if left > 0 and leased_plan == plan and self._clock() < until:
+                self._leases[key] = (plan, left - 1, until, decision)
+                return decision
+            del self._leases[key]
         throttle, quota = policy.throttle, policy.quota
         tag = f"{self._prefix}{{{key}}}"
         keys = [f"{tag}:bucket", f"{tag}:{quota.period if quota else 'none'}"]
+        want = _LEASE_MAX
+        if throttle is not None:
+            want = max(1, min(_LEASE_MAX, int(throttle.rate * _LEASE_SECONDS)))
         args: list[str | int] = [
             repr(throttle.rate) if throttle else "0",
             throttle.burst if throttle else 0,
             quota.limit if quota else 0,
             quota.period if quota else "",
+            want,
         ]
         try:
             async with asyncio.timeout(self._timeout):
-                seconds, micros, tokens, used = await self._script(keys=keys, args=args)
+                seconds, micros, tokens, used, taken = await self._script(keys=keys, args=args)
         except (RedisError, OSError) as exc:  # OSError includes asyncio's TimeoutError
             raise Unavailable(f"Redis: {type(exc).__name__}: {exc}") from exc
         now = int(seconds) + int(micros) / 1_000_000
-        return decide(policy, now, float(tokens), int(used))
+        decision = decide(policy, now, float(tokens), int(used))
+        if int(taken) > 1:
+            self._leases[key] = (plan, int(taken) - 1, self._clock() + _LEASE_SECONDS, decision)
+        return decision
 
     async def close(self) -> None:
         await self._client.aclose()
