@@ -17,7 +17,8 @@ from evshare.store import Visibility, open_store
 from evshare.store.postgres import PostgresStore
 from evshare.store.postgres.connection import Connection
 from evshare.store.sqlite import SqliteStore
-from tests.postgres.conftest import free_port, with_port
+from tests.postgres.conftest import with_port
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 

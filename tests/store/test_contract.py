@@ -494,8 +494,8 @@ async def _every_answer(store: Store, scope: Visibility) -> list[Any]:
             detail = await store.charger_json(who, charger)
             answers.append(None if detail is None else orjson.loads(detail))
             for start, end in ((None, None), (T0, T0 + timedelta(days=4))):
-                body = await store.sessions_json(who, charger, start, end)
-                answers.append(None if body is None else orjson.loads(body))
+                found = await store.sessions_json(who, charger, start, end)
+                answers.append(None if found is None else orjson.loads(found))
     return answers
 
 
