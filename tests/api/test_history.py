@@ -31,7 +31,7 @@ from evshare import keys
 from evshare.config import load_settings
 from evshare.model import Charger, Session
 from evshare.store import open_store, schema
-from tests.cli.conftest import EVSHARE
+from tests.servers import EVSHARE
 
 pytestmark = pytest.mark.slow
 
