@@ -197,6 +197,7 @@ def test_whole_histories_do_not_starve_a_normal_client(server: Server) -> None:
     after = median_of(40)
     idle = (before + after) / 2  # the machine's own load may change meanwhile
     print(f"normal client: idle {idle * 1000:.2f} ms, with 4 histories pulled {busy * 1000:.2f} ms")
-    # Within 2x, give or take 4 ms of scheduling on a machine whose cores the pullers share; a
-    # history read whole, holding the worker, costs a normal request tens of milliseconds.
-    assert busy < 2 * idle + 0.004
+    # Within 2x, give or take 10 ms of scheduling on a shared 2-core machine whose cores the
+    # pullers and their server take; a history read whole (60,000 sessions), holding the
+    # worker, costs a normal request behind four of them hundreds of milliseconds.
+    assert busy < 2 * idle + 0.010
