@@ -346,6 +346,12 @@ async def test_a_fast_plan_is_leased_never_exceeded_and_a_lease_expires(
         await limiter.admit("k", roomy)
         assert calls == before + 1
 
+        # Concurrent requests that find the lease spent wait for one call to take the next.
+        before = calls
+        crowd = await asyncio.gather(*(limiter.admit("crowd", roomy) for _ in range(100)))
+        assert all(d.allowed for d in crowd)
+        assert calls - before <= 10
+
         tight = Plan("tight", rate=1000, burst=100)
         began = time.monotonic()
         answers = [
