@@ -28,6 +28,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+	$(BIN)/mypy --strict tests
 	$(BIN)/mypy --strict bench/*.py
 
 pytest: install

@@ -29,7 +29,7 @@ from evshare.api.accesslog import BufferedAccessLog, LoggingAccessLog
 from evshare.api.app import EnergSyncApp
 from evshare.config import load_settings
 from evshare.model import Charger, Plan, Session
-from evshare.store import Scope, open_store, schema
+from evshare.store import Visibility, open_store, schema
 
 
 def _timed(n: int, call: Callable[[], object]) -> float:
@@ -86,7 +86,7 @@ async def measure(  # noqa: PLR0915 - one straight list of measurements reads be
         plan = await app._plans.resolve(credential.plan if credential else None)
         if credential is None or plan is None:
             raise SystemExit("the key is not in the database, or its plan limits nothing")
-        visibility = Scope(credential.key_name, credential.all_chargers)
+        visibility = Visibility(credential.key_name, credential.all_chargers)
         month = b"startDate=2024-02-01&endDate=2024-02-29"
 
         def headers() -> object:
@@ -110,7 +110,7 @@ async def measure(  # noqa: PLR0915 - one straight list of measurements reads be
                 await _timed_async(n, lambda: store.find_credential(lookup)),
             )
         )
-        now = int(time.time())
+        now = datetime.now(UTC)
         rows.append(
             ("auth: SHA-256 + compare", _timed(n, lambda: keys.accepts(credential, token, now)))
         )

@@ -21,7 +21,8 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         "sqlite:///evshare.db",
-        description="sqlite:///PATH (embedded, the default) or postgresql://...",
+        description="sqlite:///PATH (embedded, the default) or postgresql://... (memory://NAME: "
+        "in this process only, for tests)",
     )
     profile: Profile = Field("1.2.0", description="EnergSync contract version to serve")
     root_path: str = Field("", description="base path the API is mounted under, e.g. /default")
@@ -77,8 +78,8 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url_scheme(cls, value: str) -> str:
-        if not value.startswith(("sqlite://", "postgresql://", "postgres://")):
-            raise ValueError("must start with sqlite:/// or postgresql://")
+        if not value.startswith(("sqlite://", "postgresql://", "postgres://", "memory://")):
+            raise ValueError("must start with sqlite:/// or postgresql:// (or memory:// in tests)")
         return value
 
 

@@ -28,7 +28,7 @@ import pytest
 
 from evshare.store import schema
 from tests.api.conftest import Keys, seed
-from tests.cli.conftest import EVSHARE
+from tests.servers import EVSHARE
 
 pytestmark = pytest.mark.slow
 

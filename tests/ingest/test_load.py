@@ -8,7 +8,6 @@ import gzip
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,9 +21,9 @@ from evshare.errors import ImportFailed
 from evshare.ingest import RowError
 from evshare.ingest.load import ImportReport, Kind, run_import
 from evshare.store import Store, open_store
+from tests.servers import EVSHARE
 
 T = TypeVar("T")
-EVSHARE = str(Path(sys.executable).with_name("evshare"))
 
 
 def charger(n: int, **extra: Any) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import re
 import secrets
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import unquote_to_bytes
@@ -35,8 +36,9 @@ from evshare.api.errors import INTERNAL, METHOD_NOT_ALLOWED, NOT_FOUND, ErrorRes
 from evshare.config import Settings, load_settings
 from evshare.errors import EvshareError, NotFound
 from evshare.limits import Decision, Limiter, PlanBook, UsageCounter, build_limiter
-from evshare.store import Scope as Visibility
+from evshare.model import Visibility
 from evshare.store import Store, open_store
+from evshare.store.port import SessionPages
 
 log = logging.getLogger("evshare.api")
 
@@ -52,6 +54,8 @@ _EPOCH_DAY = date(1970, 1, 1)
 _DAY_S = 86_400
 _FINAL_FLUSH_ATTEMPTS = 5
 _FINAL_FLUSH_PAUSE_S = 0.2
+# Sessions per streamed page: about 15 KB, read by SQLite in a fraction of a millisecond.
+_PAGE_ROWS = 100
 
 
 @dataclass(slots=True)
@@ -60,6 +64,8 @@ class Reply:
     body: bytes
     headers: Headers
     key_name: str = "-"
+    # A body sent in pieces after `body`, of unknown length (a charger's whole history).
+    pages: AsyncIterator[bytes] | None = None
 
 
 class EnergSyncApp:
@@ -100,6 +106,8 @@ class EnergSyncApp:
         self._day = _EPOCH_DAY
         self._day_ends = -math.inf
         self._paged = settings.profile == "1.2.0"
+        self._page_turn = asyncio.Lock()  # streamed histories read one page at a time
+        self._pages: SessionPages | None = None
         self._root = settings.root_path
         self._openapi = document_json(settings.profile)
         self._docs = docs_html(settings.profile, settings.root_path)
@@ -130,6 +138,8 @@ class EnergSyncApp:
         if self._limiter is None:
             self._limiter = build_limiter(self.settings)
         await self._plans.start()
+        # Checked once: a runtime Protocol check costs microseconds.
+        self._pages = self._store if isinstance(self._store, SessionPages) else None
         self._housekeeping = asyncio.create_task(self._housekeep(), name="evshare-housekeeping")
         self._started = True
         log.info("ready to serve (process %d)", os.getpid())
@@ -245,7 +255,8 @@ class EnergSyncApp:
             log.exception("unhandled error serving %s", path)
             reply = _error_reply(INTERNAL)
         headers = reply.headers
-        headers.append((b"content-length", b"%d" % len(reply.body)))
+        if reply.pages is None:
+            headers.append((b"content-length", b"%d" % len(reply.body)))
         headers.append((b"x-request-id", request_id.encode()))
         # Recorded before sending, so that the line exists once the client has its answer.
         if self._access is not None:
@@ -261,6 +272,9 @@ class EnergSyncApp:
             )
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         head = scope["method"] == "HEAD"
+        if reply.pages is not None and not head:
+            await _stream(send, reply.pages, path, self._page_turn)
+            return
         await send({"type": "http.response.body", "body": b"" if head else reply.body})
 
     async def _dispatch(
@@ -303,16 +317,25 @@ class EnergSyncApp:
             reply = _error_reply(to_response(exc))
             reply.headers.extend(rate_limit)
         else:
-            reply = Reply(200, body, [_JSON, _PRIVATE, *rate_limit])
+            if isinstance(body, bytes):
+                reply = Reply(200, body, [_JSON, _PRIVATE, *rate_limit])
+            else:
+                reply = Reply(200, b"", [_JSON, _PRIVATE, *rate_limit], pages=body)
         reply.key_name = key
         return reply
 
     async def _operation(
         self, operation: str, visibility: Visibility, charger_id: str, query: dict[str, list[str]]
-    ) -> bytes:
+    ) -> bytes | AsyncIterator[bytes]:
         store = self.store
         if operation == "sessions":
             window = params.session_query(query)
+            pages = self._pages
+            if (window.start is None or window.end is None) and pages is not None:
+                # A history without an end: streamed in pages (see _stream).
+                if not await pages.charger_visible(visibility, charger_id):
+                    raise NotFound(charger_id)
+                return pages.session_pages(charger_id, window.start, window.end, _PAGE_ROWS)
             sessions = await store.sessions_json(visibility, charger_id, window.start, window.end)
             if sessions is None:
                 raise NotFound(charger_id)
@@ -342,6 +365,37 @@ class EnergSyncApp:
             return Reply(200, self._docs, [(b"content-type", b"text/html; charset=utf-8"), _PUBLIC])
         await self.store.ping()
         return Reply(200, _HEALTHY, [_JSON, _PRIVATE])
+
+
+async def _stream(send: Send, pages: AsyncIterator[bytes], path: str, turn: asyncio.Lock) -> None:
+    """A JSON array sent page by page, other requests served between pages: a charger's whole
+    history holds neither the worker nor more than a page of memory. Streams take `turn`s (one
+    page at a time in the worker) and rest as long as each page took, so that however many
+    histories are being pulled, other requests keep at least half the worker. A store that
+    fails midway cannot change the 200 already sent: the connection is then closed without the
+    closing bracket (and the chunked body's end), which every client sees as a broken
+    response."""
+    await send({"type": "http.response.body", "body": b"[", "more_body": True})
+    separator = b""
+    try:
+        while True:
+            async with turn:
+                began = time.perf_counter()
+                page = await anext(pages, None)
+                if page is None:
+                    break
+                await send(
+                    {"type": "http.response.body", "body": separator + page, "more_body": True}
+                )
+                spent = time.perf_counter() - began
+            separator = b","
+            # As long again for everything else: all the streams of a worker together take at
+            # most half its time, however many there are.
+            await asyncio.sleep(spent)
+    except EvshareError as exc:
+        log.warning("streaming %s stopped: %s", path, exc)
+        raise
+    await send({"type": "http.response.body", "body": b"]"})
 
 
 def _error_reply(error: ErrorResponse) -> Reply:

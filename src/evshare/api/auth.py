@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime
 
 from evshare import keys
 from evshare.errors import Unauthorized
@@ -38,6 +38,6 @@ async def authenticate(store: ReadStore, token: str | None) -> Credential:
     if lookup_id is None:
         raise Unauthorized("malformed credential")
     credential = await store.find_credential(lookup_id)
-    if credential is None or not keys.accepts(credential, token, int(time.time())):
+    if credential is None or not keys.accepts(credential, token, datetime.now(UTC)):
         raise Unauthorized("unknown, revoked or expired credential")
     return credential

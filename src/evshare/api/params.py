@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 from evshare.errors import InvalidParameter
@@ -14,7 +15,6 @@ MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 10
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _CHARGER_IDS = ("chargerIds", "chargerIds[]")
 
 
@@ -31,8 +31,8 @@ class ChargerQuery:
 
 @dataclass(frozen=True, slots=True)
 class SessionQuery:
-    start: int | None  # epoch seconds, inclusive
-    end: int | None  # epoch seconds, exclusive
+    start: datetime | None  # inclusive
+    end: datetime | None  # exclusive
 
 
 def _decoded(text: str) -> str:
@@ -110,27 +110,32 @@ def charger_query(params: dict[str, list[str]], *, paged: bool) -> ChargerQuery:
     )
 
 
-def _day(params: dict[str, list[str]], name: str) -> date | None:
-    raw = _single(params, name)
+def _day(name: str, raw: str | None) -> date | None:
     if raw is None:
         return None
-    problem = InvalidParameter(
+    if _DATE.fullmatch(raw) is not None:
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            pass
+    raise InvalidParameter(
         name, f"{name} must be a date as YYYY-MM-DD, e.g. {name}=2021-01-31, not {raw!r}"
     )
-    if _DATE.fullmatch(raw) is None:
-        raise problem
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise problem from None
 
 
-def _midnight(day: date) -> int:
-    return (day.toordinal() - _EPOCH_ORDINAL) * 86400
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
 
 
 def session_query(params: dict[str, list[str]]) -> SessionQuery:
-    start, end = _day(params, "startDate"), _day(params, "endDate")
+    return _window(_single(params, "startDate"), _single(params, "endDate"))
+
+
+@lru_cache(maxsize=4096)
+def _window(first: str | None, last: str | None) -> SessionQuery:
+    # Cached by the two texts: clients ask for the same few months again and again. A refusal
+    # is an exception, which lru_cache does not keep: it is raised anew each time.
+    start, end = _day("startDate", first), _day("endDate", last)
     if start is not None and end is not None and start > end:
         raise InvalidParameter(
             "startDate",
@@ -139,5 +144,6 @@ def session_query(params: dict[str, list[str]]) -> SessionQuery:
         )
     return SessionQuery(
         start=None if start is None else _midnight(start),
-        end=None if end is None else _midnight(end) + 86400,
+        # Through the end of endDate; the last day there is leaves no later start to exclude.
+        end=None if end is None or end == date.max else _midnight(end + timedelta(days=1)),
     )
