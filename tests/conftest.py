@@ -22,6 +22,20 @@ POSTGRES_URL = os.environ.get("EVSHARE_TEST_POSTGRES_URL", "postgresql://127.0.0
 REDIS_URL = os.environ.get("EVSHARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what a test needs from the fixtures it uses, so that `-m` can choose a tier: the
+    fast tier (`make test-fast`) is everything that needs no service, no server process and no
+    evshare subprocess."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & {"postgres_url", "postgres_database"}:
+            item.add_marker(pytest.mark.postgres)
+        if "redis_url" in used:
+            item.add_marker(pytest.mark.redis)
+        if "cli" in used:
+            item.add_marker(pytest.mark.process)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
@@ -108,14 +122,17 @@ def _store_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Ite
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+
+
+@pytest.fixture(params=["sqlite", POSTGRES])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database at the current schema, on each SQL store in turn: for tests whose
     store must be shared with another process (the CLI, a server)."""
     yield from _store_url(request.param, request, tmp_path)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", POSTGRES])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty store on each adapter in turn, the in-memory one too: for tests that use the
     store from this process only (memory://NAME is the same store to every open in it)."""

@@ -1,4 +1,4 @@
-"""GET /chargers and GET /chargers/{chargerId} over real HTTP, on every store."""
+"""GET /chargers and GET /chargers/{chargerId} through the app, on every SQL store."""
 
 from __future__ import annotations
 

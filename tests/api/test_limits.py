@@ -1,4 +1,4 @@
-"""Usage plans over real HTTP, on each store: the RateLimit fields on every authenticated
+"""Usage plans through the app, on each SQL store: the RateLimit fields on every authenticated
 response, honest 429s, the order 401 > 429 > 400/404, the default plan, an unreachable limiter,
 and usage counted per key and day. The limiter is in memory with a clock the test moves."""
 

@@ -163,6 +163,7 @@ def test_a_file_that_breaks_part_way_leaves_nothing(chargers_loaded: str, tmp_pa
     assert exported(chargers_loaded)[1] == []
 
 
+@pytest.mark.process
 def test_export_then_import_round_trips(chargers_loaded: str, tmp_path: Path) -> None:
     load(
         chargers_loaded,
@@ -194,6 +195,7 @@ def _wait_until_halfway(pid: int, size: int) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.process
 def test_a_killed_import_leaves_the_store_as_it_was_and_a_rerun_completes(
     chargers_loaded: str, tmp_path: Path
 ) -> None:
