@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 import dataset
+import identity
 import loads
 import procs
 import report
@@ -79,6 +80,7 @@ class ServerConfig:
     plan: bool  # the key is on the `bench` plan; otherwise the server's default plan applies
     redis: bool
     access_log: bool
+    identity: bool = False  # a bearer JWT from a local issuer instead of an API key
 
 
 @dataclass(slots=True)
@@ -209,7 +211,7 @@ class Bench:
                 ("bench plan, memory", True, False),
                 ("bench plan, Redis", True, True),
             )
-        ]
+        ] + [ServerConfig("bench plan, memory, JWT identity", True, False, True, identity=True)]
 
     def measure(
         self, row: HttpRow, endpoint: workload.Endpoint, port: int, key: str, pgid: int
@@ -218,7 +220,9 @@ class Bench:
 
         `pgid` is the server's process group, whose CPU counts as the benchmark's own.
         """
-        headers = {"x-api-key": key} if key else {}
+        headers = {"x-api-key": key} if key.startswith("evs_") else {}
+        if key and not key.startswith("evs_"):
+            headers = {"authorization": f"Bearer {key}"}  # an identity's JWT
         sizes = []
         sample = zip(endpoint.paths, endpoint.expected, strict=True)
         for path, expected in list(sample)[:PRECHECK_PATHS]:
@@ -327,6 +331,7 @@ class Bench:
                 ],
             )
             for config in self.configs()
+            if name == "SQLite" or not config.identity  # identities: one store is enough
         ]
         for _, rows in servers:
             self.report.http += rows
@@ -368,6 +373,11 @@ class Bench:
                 argv += ["--workers", str(WORKERS), "--database-url", url]
                 env = product_env(access_log=config.access_log, redis=config.redis)
                 work = list(zip(self.endpoints, rows, strict=True))
+                if config.identity:
+                    with identity.issuer(self.run_dir) as issuer:
+                        env["EVSHARE_IDENTITY_CONFIG"] = str(issuer.config)
+                        self.run_server(argv, port, env, work, issuer.token)
+                    continue
                 self.run_server(argv, port, env, work, access.keys[config.plan])
 
     def pgbench(self, url: str) -> None:

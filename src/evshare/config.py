@@ -67,6 +67,14 @@ class Settings(BaseSettings):
         description="open connections per worker; past it new ones wait in the listen backlog",
     )
 
+    # Identities: bearer JWTs from the operator's OIDC / Cognito issuers (see identity/).
+    identity_config: str | None = Field(
+        None, description="TOML file of trusted token issuers and their claim mapping"
+    )
+    identity_trust_gateway: bool = Field(
+        False, description="on Lambda: map the claims API Gateway's authorizer verified"
+    )
+
     @field_validator("root_path")
     @classmethod
     def _root_path_shape(cls, value: str) -> str:

@@ -23,7 +23,7 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import unquote_to_bytes
@@ -36,7 +36,6 @@ from evshare.api.errors import INTERNAL, METHOD_NOT_ALLOWED, NOT_FOUND, ErrorRes
 from evshare.config import Settings, load_settings
 from evshare.errors import EvshareError, NotFound
 from evshare.limits import Decision, Limiter, PlanBook, UsageCounter, build_limiter
-from evshare.model import Visibility
 from evshare.store import Store, open_store
 from evshare.store.port import SessionPages
 
@@ -109,7 +108,8 @@ class EnergSyncApp:
         self._page_turn = asyncio.Lock()  # streamed histories read one page at a time
         self._pages: SessionPages | None = None
         self._root = settings.root_path
-        self._openapi = document_json(settings.profile)
+        self._auth = auth.build_authenticator(settings, lambda: self.store)
+        self._openapi = document_json(settings.profile, auth.bearer_issuers(self._auth))
         self._docs = docs_html(settings.profile, settings.root_path)
 
     @property
@@ -138,6 +138,7 @@ class EnergSyncApp:
         if self._limiter is None:
             self._limiter = build_limiter(self.settings)
         await self._plans.start()
+        await self._auth.start()
         # Checked once: a runtime Protocol check costs microseconds.
         self._pages = self._store if isinstance(self._store, SessionPages) else None
         self._housekeeping = asyncio.create_task(self._housekeep(), name="evshare-housekeeping")
@@ -149,6 +150,7 @@ class EnergSyncApp:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)
             self._housekeeping = None
+        await self._auth.close()
         if self._store is not None:
             # The last chance to save them: try a few times (several workers may be writing
             # their own final counts to SQLite at this very moment).
@@ -299,20 +301,17 @@ class EnergSyncApp:
         if scope["method"] not in ("GET", "HEAD"):
             return _error_reply(METHOD_NOT_ALLOWED)
 
-        credential = await auth.authenticate(
-            self.store, auth.presented_token(api_key, authorization)
-        )
-        key = credential.key_name
+        caller = await self._auth.authenticate(scope, api_key, authorization)
+        account = caller.account
         rate_limit: Headers = []
         try:
-            plan = await self._plans.resolve(credential.plan)
-            decision = _NO_LIMITS if plan is None else await self.limiter.admit(key, plan)
-            self._usage.record(key, self._today(), not decision.allowed)
+            plan = await self._plans.resolve(caller.plan)
+            decision = _NO_LIMITS if plan is None else await self.limiter.admit(account, plan)
+            self._usage.record(account, self._today(), not decision.allowed)
             decision.raise_if_refused()  # a 429 carries its own RateLimit fields
             rate_limit = [(_RATE_LIMIT_NAMES[k], v.encode()) for k, v in decision.headers.items()]
             query = params.parse_query(scope.get("query_string", b""))
-            visibility = Visibility(key, credential.all_chargers)
-            body = await self._operation(operation, visibility, charger_id, query)
+            body = await self._operation(operation, caller, charger_id, query)
         except EvshareError as exc:
             reply = _error_reply(to_response(exc))
             reply.headers.extend(rate_limit)
@@ -321,15 +320,18 @@ class EnergSyncApp:
                 reply = Reply(200, body, [_JSON, _PRIVATE, *rate_limit])
             else:
                 reply = Reply(200, b"", [_JSON, _PRIVATE, *rate_limit], pages=body)
-        reply.key_name = key
+        reply.key_name = caller.name
         return reply
 
     async def _operation(
-        self, operation: str, visibility: Visibility, charger_id: str, query: dict[str, list[str]]
+        self, operation: str, caller: auth.Caller, charger_id: str, query: dict[str, list[str]]
     ) -> bytes | AsyncIterator[bytes]:
         store = self.store
+        visibility, only = caller.visibility, caller.only
         if operation == "sessions":
             window = params.session_query(query)
+            if only is not None and charger_id not in only:
+                raise NotFound(charger_id)
             pages = self._pages
             if (window.start is None or window.end is None) and pages is not None:
                 # A history without an end: streamed in pages (see _stream).
@@ -341,16 +343,21 @@ class EnergSyncApp:
                 raise NotFound(charger_id)
             return sessions
         if operation == "detail":
+            if only is not None and charger_id not in only:
+                raise NotFound(charger_id)
             charger = await store.charger_json(visibility, charger_id)
             if charger is None:
                 raise NotFound(charger_id)
             return charger
         wanted = params.charger_query(query, paged=self._paged)
+        ids: Sequence[str] | None = wanted.ids
+        if only is not None:  # an identity's own chargers, and of those only the ones asked for
+            ids = sorted(only) if ids is None else [i for i in ids if i in only]
         if not self._paged:
-            chargers, _ = await store.chargers_json(visibility, wanted.ids, 0, None)
+            chargers, _ = await store.chargers_json(visibility, ids, 0, None)
             return chargers
         chargers, total = await store.chargers_json(
-            visibility, wanted.ids, wanted.offset, wanted.page_size
+            visibility, ids, wanted.offset, wanted.page_size
         )
         return b'{"chargers":' + chargers + b',"total":' + str(total).encode() + b"}"
 

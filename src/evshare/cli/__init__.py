@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from evshare.cli import credits, db, keys, plans
+from evshare.cli import credits, db, identity, keys, plans
 from evshare.cli.audit import audit
 from evshare.cli.check import check
 from evshare.cli.common import err_console
@@ -34,6 +34,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(credits.app, name="credits")
+app.add_typer(identity.app, name="identity")
 app.command("audit")(audit)
 app.command("check")(check)
 
