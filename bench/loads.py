@@ -5,8 +5,9 @@ shape as evshare's: one transaction of sqlite3 `executemany` for SQLite, `COPY` 
 Rows are parsed from the dataset and their times turned into epoch seconds before the clock
 starts, so the figure is the database's alone.
 
-The tables mirror evshare's (src/evshare/store/migrations/versions/0001_initial.py), indexes
-included, as they stand after `evshare db upgrade`: keep them in step when that schema changes.
+The tables mirror evshare's (src/evshare/store/migrations/versions/: 0001 and 0006's document),
+indexes included, as they stand after `evshare db upgrade`: keep them in step when that schema
+changes. A row's document is the dataset's own line, already in the contract's shape.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ import orjson
 import psycopg
 from psycopg import sql
 
-# (id, charger id, start, end (epoch seconds), energy Wh, charging duration s)
-Row = tuple[str, str, int, int, float, int]
-COLUMNS = "id, charger_id, start_ts, end_ts, energy_wh, charging_duration_s"
+# (id, charger id, start, end (epoch seconds), energy Wh, charging duration s, the session's
+# document: evshare stores each served session's contract JSON, migration 0006)
+Row = tuple[str, str, int, int, float, int, str]
+COLUMNS = "id, charger_id, start_ts, end_ts, energy_wh, charging_duration_s, doc"
 
 SQLITE_DDL = (
     "CREATE TABLE sessions (charger_id TEXT NOT NULL, start_ts BIGINT NOT NULL,"
     " id TEXT NOT NULL, end_ts BIGINT, energy_wh FLOAT NOT NULL, charging_duration_s BIGINT,"
-    " PRIMARY KEY (charger_id, start_ts, id)) WITHOUT ROWID",
+    " doc TEXT, PRIMARY KEY (charger_id, start_ts, id)) WITHOUT ROWID",
     "CREATE UNIQUE INDEX sessions_id ON sessions (id)",
 )
 POSTGRES_SCHEMA = "bench_raw"
@@ -39,7 +41,7 @@ POSTGRES_DDL = (
     f"CREATE SCHEMA {POSTGRES_SCHEMA}",
     f'CREATE TABLE {POSTGRES_SCHEMA}.sessions (id text COLLATE "C" PRIMARY KEY,'
     ' charger_id text COLLATE "C" NOT NULL, start_ts bigint NOT NULL, end_ts bigint,'
-    " energy_wh double precision NOT NULL, charging_duration_s bigint)",
+    " energy_wh double precision NOT NULL, charging_duration_s bigint, doc text)",
     f"CREATE INDEX sessions_by_charger ON {POSTGRES_SCHEMA}.sessions (charger_id, start_ts, id)"
     " INCLUDE (end_ts, energy_wh, charging_duration_s)",
 )
@@ -62,6 +64,7 @@ def read_sessions(path: Path) -> list[Row]:
                     _epoch(s["endTime"]),
                     s["energy"],
                     s["chargingDuration"],
+                    line.strip().decode(),
                 )
             )
     return rows
@@ -80,7 +83,9 @@ def raw_sqlite(rows: list[Row], database: Path) -> float:
             connection.execute(statement)
         began = time.perf_counter()
         connection.execute("BEGIN")
-        connection.executemany(f"INSERT INTO sessions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        connection.executemany(
+            f"INSERT INTO sessions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+        )
         connection.execute("COMMIT")
         return time.perf_counter() - began
     finally:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import orjson
 
 Status = Literal["ok", "skipped", "failed"]
-PACKAGES = ("evshare", "uvicorn", "uvloop", "httptools", "orjson", "psycopg", "redis")
+PACKAGES = ("evshare", "granian", "uvicorn", "uvloop", "httptools", "orjson", "psycopg", "redis")
 BUSY_CORES = 0.15  # other processes' CPU above which a measurement is flagged as disturbed
 _MARK = {True: "✅ pass", False: "❌ fail", None: "⏭ skipped"}
 _QUICK = "not judged (quick run)"
@@ -60,6 +60,7 @@ class HttpRow:
     body_bytes: int | None = None
     other_cpu: float | None = None  # cores used by processes outside the benchmark meanwhile
     ratio_to_bare: float | None = None
+    ratio_to_pgbench: float | None = None  # PostgreSQL rows: x `pgbench -S` in the same run
 
     def skip(self, reason: str) -> None:
         self.status, self.reason = "skipped", reason
@@ -130,8 +131,11 @@ class Report:
             f"Dataset: {d.get('chargers', '?'):,} chargers x {d.get('sessions', '?'):,} sessions,"
             f" {d.get('span', '')}. wrk: {s['threads']} threads, {s['connections']} connections,"
             f" {s['duration']:g} s after a {s['warmup']:g} s warm-up, rotating over"
-            f" {s['paths_per_endpoint']:,} paths per endpoint. Servers: uvicorn, 2 workers."
-            " Bare ASGI runs without access log; evshare rows say whether theirs was on.",
+            f" {s['paths_per_endpoint']:,} paths per endpoint. Servers: 2 workers each; `evshare"
+            " serve` runs granian; *x bare* is against bare ASGI on uvicorn (the reference),"
+            " bare ASGI on granian is shown beside it. Bare ASGI runs without access log; evshare"
+            " rows say whether theirs was on. *x pgbench* is against `pgbench -S` (simple"
+            " protocol, the same 64 clients) on the same PostgreSQL in the same run.",
             "",
             "## Targets",
             "",
@@ -178,14 +182,14 @@ class Report:
             "## HTTP",
             "",
             "| server | store | limiter | log | endpoint | req/s | p50 ms | p99 ms | body B"
-            " | other CPU | x bare | status |",
-            "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---|",
+            " | other CPU | x bare | x pgbench | status |",
+            "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         lines += [
             f"| {r.server} | {r.store} | {r.limiter} | {_on(r.access_log)} |"
             f" {r.endpoint} | {_num(r.rps, ',.0f')} | {_num(r.p50_ms, '.2f')} |"
             f" {_num(r.p99_ms, '.2f')} | {_num(r.body_bytes, ',')} | {_num(r.other_cpu, '.2f')} |"
-            f" {_num(r.ratio_to_bare, '.2f')} | {r.status} |"
+            f" {_num(r.ratio_to_bare, '.2f')} | {_num(r.ratio_to_pgbench, '.2f')} | {r.status} |"
             for r in self.http
         ]
         from collect import markdown as collect_markdown
@@ -210,7 +214,7 @@ class Report:
                 # Per server rather than per endpoint: a failure's reason names its path.
                 where = reasons.setdefault(f"{row.status}: {row.reason}", [])
                 server = f"{row.server} {row.store}, {row.limiter}, log {_on(row.access_log)}"
-                if row.server == "bare ASGI":
+                if row.server.startswith(("bare ASGI", "pgbench")):
                     server = f"bare ASGI {row.endpoint}"
                 if server not in where:
                     where.append(server)

@@ -51,6 +51,11 @@ WORKERS = 2
 PRECHECK_PATHS = 20
 KEEP_RUNS = 3
 SESSIONS_TARGET = 0.5  # x bare ASGI
+DETAIL_TARGET = 0.6  # x bare ASGI
+P99_TARGET_MS = 10.0
+PGBENCH_TARGET = 0.3  # PostgreSQL sessions and detail, x `pgbench -S`
+REDIS_OVERHEAD_TARGET = 0.15  # throughput lost with the Redis limiter instead of memory
+PGBENCH_SCALE = 10
 IMPORT_TARGET_ROWS_PER_S = 100_000
 IMPORT_TARGET_RAW_RATIO = 0.5  # "within 2x of raw"
 CREDITS_TARGET_S = 3.0  # issue #15: credits over the million sessions, SQLite
@@ -305,6 +310,20 @@ class Bench:
             self.run_server(argv, port, env, [(endpoint, row)], key="")
             if row.status == "skipped":  # the bare app must always run: not starting is a fault
                 row.fail(row.reason)
+        for endpoint in self.endpoints:
+            # The same app on granian, the server `evshare serve` runs: shown, not the reference.
+            row = HttpRow("bare ASGI (granian)", "-", "-", False, endpoint.kind, endpoint.label)
+            self.report.http.append(row)
+            if self.settings.only == "import" or self.wrk_problem:
+                row.skip(self.wrk_problem or "--only import")
+                continue
+            port = procs.free_port()
+            argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory"]
+            argv += ["--working-dir", str(BENCH_DIR), "--host", LOOPBACK, "--port", str(port)]
+            argv += ["--workers", str(WORKERS), "--loop", "uvloop", "--http", "1", "--no-ws"]
+            argv += ["--log-level", "warning", "bare_app:create_app"]
+            env = dict(os.environ, BENCH_BODY_BYTES=str(endpoint.body_bytes))
+            self.run_server(argv, port, env, [(endpoint, row)], key="")
 
     def store(self, name: str, problem: str | None) -> None:
         """Everything measured on one store: raw load, evshare import, every server config."""
@@ -342,36 +361,44 @@ class Bench:
             self.raw_load(raw, name, url)
             access = self.load_product(product, url)
             self.batch_commands(name, url, access)
+            if name == "PostgreSQL":
+                self.pgbench(url)
             if raw.rows_per_s and product.rows_per_s:
                 product.ratio_to_raw = product.rows_per_s / raw.rows_per_s
-            for config, rows in servers:
-                problem = (
-                    (
-                        f"--only {self.settings.only}"
-                        if self.settings.only in ("import", "collect")
-                        else None
-                    )
-                    or self.wrk_problem
-                    or access.problems.get(config.plan)
-                    or (self.redis_problem if config.redis else None)
-                )
-                if problem:
-                    for row in rows:
-                        row.skip(problem)
-                    continue
-                port = procs.free_port()
-                argv = [EVSHARE, "serve", "--host", LOOPBACK, "--port", str(port)]
-                argv += ["--workers", str(WORKERS), "--database-url", url]
-                env = product_env(access_log=config.access_log, redis=config.redis)
-                work = list(zip(self.endpoints, rows, strict=True))
-                if config.identity:
-                    with identity.issuer(self.run_dir) as issuer:
-                        env["EVSHARE_IDENTITY_CONFIG"] = str(issuer.config)
-                        self.run_server(argv, port, env, work, issuer.token)
-                    continue
-                self.run_server(argv, port, env, work, access.keys[config.plan])
+            self.serve_configs(url, access, servers)
             if name == "SQLite":
                 self.collect_figure(url, access)
+
+    def serve_configs(
+        self, url: str, access: Access, servers: list[tuple[ServerConfig, list[HttpRow]]]
+    ) -> None:
+        """Each server configuration over the loaded store, measured on every endpoint."""
+        for config, rows in servers:
+            problem = (
+                (
+                    f"--only {self.settings.only}"
+                    if self.settings.only in ("import", "collect")
+                    else None
+                )
+                or self.wrk_problem
+                or access.problems.get(config.plan)
+                or (self.redis_problem if config.redis else None)
+            )
+            if problem:
+                for row in rows:
+                    row.skip(problem)
+                continue
+            port = procs.free_port()
+            argv = [EVSHARE, "serve", "--host", LOOPBACK, "--port", str(port)]
+            argv += ["--workers", str(WORKERS), "--database-url", url]
+            env = product_env(access_log=config.access_log, redis=config.redis)
+            work = list(zip(self.endpoints, rows, strict=True))
+            if config.identity:
+                with identity.issuer(self.run_dir) as issuer:
+                    env["EVSHARE_IDENTITY_CONFIG"] = str(issuer.config)
+                    self.run_server(argv, port, env, work, issuer.token)
+                continue
+            self.run_server(argv, port, env, work, access.keys[config.plan])
 
     def collect_figure(self, url: str, access: Access) -> None:
         """`evshare collect` from a server over this store, beside the server's own rate."""
@@ -401,6 +428,40 @@ class Bench:
             )
         except (CommandFailed, OSError) as exc:
             row.fail(str(exc))
+
+    def pgbench(self, url: str) -> None:
+        """`pgbench -S` (simple protocol, the same client count as wrk) on the run's database:
+        what PostgreSQL itself answers per second here, one indexed read per transaction."""
+        row = HttpRow("pgbench -S", "PostgreSQL", "-", False, "pgbench", "SELECT by key (simple)")
+        self.report.http.append(row)
+        if self.settings.only == "import":
+            row.skip("--only import")
+            return
+        if shutil.which("pgbench") is None:
+            row.skip("pgbench not installed (apt-get install postgresql-client)")
+            return
+        s = self.settings
+        try:
+            init = ["pgbench", "-i", "-q", "-s", str(PGBENCH_SCALE), url]
+            procs.run_command(init, timeout=600)
+            for seconds in (s.warmup, s.duration):
+                before = procs.cpu_sample(os.getpgid(0))
+                argv = ["pgbench", "-S", "-n", "-M", "simple", "-c", str(s.connections)]
+                argv += ["-j", str(s.threads), "-T", f"{max(1, round(seconds))}", url]
+                done = procs.run_command(argv, timeout=seconds + 120)
+            row.other_cpu = procs.other_cores(before, procs.cpu_sample(os.getpgid(0)))
+        except CommandFailed as exc:
+            row.fail(str(exc))
+            return
+        for line in done.stdout.splitlines():
+            if line.startswith("tps = "):
+                row.rps = float(line.split()[2])
+            elif line.startswith("latency average = "):
+                row.p50_ms = float(line.split()[3])  # pgbench reports the mean, not percentiles
+        if row.rps is None:
+            row.fail(f"pgbench printed no tps: {procs.tail(done.stdout)}")
+            return
+        say(f"  pgbench -S: {row.rps:,.0f} tps (other processes: {row.other_cpu:.2f} cores)")
 
     def database(self, name: str) -> AbstractContextManager[str]:
         """The URL of an empty database of the harness's own for `name`, for the run."""
@@ -494,20 +555,36 @@ class Bench:
         """Ratios to the limits, and the targets."""
         http = self.report.http
         bare = {r.kind: r.rps for r in http if r.server == "bare ASGI" and r.status == "ok"}
+        pgbench = next((r.rps for r in http if r.server == "pgbench -S" and r.status == "ok"), None)
         for row in http:
             limit = bare.get(row.kind)
-            if row.server == "evshare" and row.status == "ok" and row.rps and limit:
+            if row.server != "bare ASGI" and row.status == "ok" and row.rps and limit:
                 row.ratio_to_bare = row.rps / limit
-        sessions = next(
-            r
-            for r in http
-            if (r.store, r.limiter, r.access_log, r.kind)
-            == ("SQLite", "bench plan, memory", True, "sessions")
-        )
+            if row.server == "evshare" and row.store == "PostgreSQL" and row.rps and pgbench:
+                row.ratio_to_pgbench = row.rps / pgbench
+
+        def find(store: str, limiter: str, kind: str) -> HttpRow:
+            return next(
+                r
+                for r in http
+                if (r.server, r.store, r.limiter, r.access_log, r.kind)
+                == ("evshare", store, limiter, True, kind)
+            )
+
+        memory = "bench plan, memory"
+        sessions, detail = find("SQLite", memory, "sessions"), find("SQLite", memory, "charger")
         product = next(
             r for r in self.report.imports if (r.store, r.method) == ("SQLite", "evshare import")
         )
         collected = next(iter(self.report.collect), None)
+        sqlite_rows = [r for r in http if (r.server, r.store) == ("evshare", "SQLite")]
+        p99s = [r.p99_ms for r in sqlite_rows if r.p99_ms is not None and r.status == "ok"]
+        pg = [find("PostgreSQL", memory, kind) for kind in ("sessions", "charger")]
+        overheads = []
+        for kind in ("chargers", "charger", "sessions"):
+            fast, slow = find("SQLite", memory, kind), find("SQLite", "bench plan, Redis", kind)
+            if fast.rps and slow.rps:
+                overheads.append(fast.rps / slow.rps - 1)
         self.report.targets = [
             _target(
                 "sessions endpoint, SQLite, auth + limiter (memory), access log on:"
@@ -515,6 +592,37 @@ class Bench:
                 sessions.ratio_to_bare,
                 SESSIONS_TARGET,
                 sessions.reason,
+            ),
+            _target(
+                f"/chargers/{{id}}, SQLite, same configuration: ≥ {DETAIL_TARGET} x bare ASGI",
+                detail.ratio_to_bare,
+                DETAIL_TARGET,
+                detail.reason,
+            ),
+            _target(
+                f"p99 at {self.settings.connections} connections, every evshare row on SQLite:"
+                f" ≤ {P99_TARGET_MS:g} ms (worst shown)",
+                max(p99s) if len(p99s) == len(sqlite_rows) else None,
+                P99_TARGET_MS,
+                "not every SQLite row was measured",
+                lower_is_better=True,
+            ),
+            *(
+                _target(
+                    f"PostgreSQL {row.endpoint}, memory limiter: ≥ {PGBENCH_TARGET} x pgbench -S",
+                    row.ratio_to_pgbench,
+                    PGBENCH_TARGET,
+                    row.reason or "pgbench was not measured",
+                )
+                for row in pg
+            ),
+            _target(
+                "Redis limiter instead of memory, SQLite: ≤ 15% fewer req/s"
+                " (worst endpoint, memory/Redis - 1)",
+                max(overheads) if len(overheads) == 3 else None,
+                REDIS_OVERHEAD_TARGET,
+                "the Redis rows were not measured",
+                lower_is_better=True,
             ),
             _target(
                 f"import into SQLite ≥ {IMPORT_TARGET_ROWS_PER_S:,} sessions/s",
@@ -551,10 +659,13 @@ class Bench:
             )
 
 
-def _target(name: str, value: float | None, goal: float, reason: str) -> Target:
+def _target(
+    name: str, value: float | None, goal: float, reason: str, *, lower_is_better: bool = False
+) -> Target:
     if value is None:
         return Target(name, "not measured", None, reason or "its baseline was not measured")
-    return Target(name, f"{value:,.2f}" if value < 100 else f"{value:,.0f}", value >= goal)
+    passed = value <= goal if lower_is_better else value >= goal
+    return Target(name, f"{value:,.2f}" if value < 100 else f"{value:,.0f}", passed)
 
 
 def create_key(name: str, extra: list[str], url: str) -> str:

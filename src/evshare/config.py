@@ -52,6 +52,24 @@ class Settings(BaseSettings):
     )
     default_plan: str = Field("unlimited", description="plan of keys that have none")
 
+    # The front door (`evshare serve`): what one client may cost the server before it is dropped.
+    header_timeout: float = Field(
+        10.0,
+        ge=0.1,
+        le=60,
+        description="seconds a request's headers may take to arrive, and an idle connection "
+        "may stay open between requests",
+    )
+    max_header_bytes: int = Field(
+        32768, ge=8192, le=1048576, description="request line and headers, in bytes (else 431)"
+    )
+    max_connections: int = Field(
+        2048,
+        ge=16,
+        le=1_000_000,
+        description="open connections per worker; past it new ones wait in the listen backlog",
+    )
+
     # Identities: bearer JWTs from the operator's OIDC / Cognito issuers (see identity/).
     identity_config: str | None = Field(
         None, description="TOML file of trusted token issuers and their claim mapping"

@@ -23,6 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from evshare.cli import app
+from evshare.config import Settings
 from evshare.store import schema
 from tests.servers import EVSHARE
 
@@ -475,16 +476,16 @@ def test_demo_refuses_a_database_with_real_chargers_unless_told(tmp_path: Path) 
 def test_serve_warns_that_workers_without_redis_each_allow_the_whole_plan(
     workspace: Path, monkeypatch: pytest.MonkeyPatch, workers: int, redis: str | None, warned: bool
 ) -> None:
-    import uvicorn
+    from evshare.api import server
 
-    started: list[dict[str, object]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda *_, **kw: started.append(kw))
+    started: list[Settings] = []
+    monkeypatch.setattr(server, "run", lambda settings, _: started.append(settings))
     monkeypatch.setattr(os, "environ", dict(os.environ))  # serve hands settings on through it
     env = {"EVSHARE_DATABASE_URL": f"sqlite:///{workspace / 'good.db'}", "EVSHARE_REDIS_URL": redis}
     result = CliRunner().invoke(app, ["serve", "--workers", str(workers)], env=env)
     assert result.exit_code == 0, result.stderr
     assert len(started) == 1
-    assert started[0]["workers"] == workers
+    assert started[0].workers == workers
     said = "warning: 2 worker processes without EVSHARE_REDIS_URL" in result.stderr
     assert said == warned, result.stderr
     assert "(1 worker)" in result.stderr or "(2 workers)" in result.stderr

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import redis
@@ -313,3 +314,57 @@ async def test_fail_closed_raises_unavailable_within_the_timeout(broken_redis: s
         assert elapsed < 2 * TIMEOUT
     finally:
         await limiter.close()
+
+
+@pytest.mark.anyio
+async def test_a_fast_plan_is_leased_never_exceeded_and_a_lease_expires(
+    limiter: RedisLimiter, redis_url: str
+) -> None:
+    """A plan of 1,000 requests/s leases 20 at a time (20 ms of its rate): two limiters (two
+    workers) asking 150 times each call Redis a few dozen times; and no more is ever admitted
+    than the bucket held."""
+    prefix = limiter._prefix
+    other = RedisLimiter.from_url(redis_url, timeout=2.0, prefix=prefix)
+    calls = 0
+    for each in (limiter, other):
+        script = each._script
+
+        async def counted(*args: object, script: Any = script, **kwargs: object) -> Any:
+            nonlocal calls
+            calls += 1
+            return await script(*args, **kwargs)
+
+        each._script = counted  # type: ignore[assignment]
+    try:
+        roomy = Plan("fast", rate=1000, burst=400)
+        answers = [*(await admits(limiter, roomy, 150)), *(await admits(other, roomy, 150))]
+        assert all(answers)
+        assert calls < 60  # most requests were answered from a lease
+        # A lease is dropped after 20 ms: the next request asks Redis again.
+        before = calls
+        await asyncio.sleep(0.05)
+        await limiter.admit("k", roomy)
+        assert calls == before + 1
+
+        # Concurrent requests that find the lease spent wait for one call to take the next.
+        before = calls
+        crowd = await asyncio.gather(*(limiter.admit("crowd", roomy) for _ in range(100)))
+        assert all(d.allowed for d in crowd)
+        assert calls - before <= 10
+
+        tight = Plan("tight", rate=1000, burst=100)
+        began = time.monotonic()
+        answers = [
+            *(await admits(limiter, tight, 300, key="t")),
+            *(await admits(other, tight, 300, key="t")),
+        ]
+        elapsed = time.monotonic() - began
+        assert sum(answers) <= 100 + 1000 * elapsed + 1
+    finally:
+        await other.close()
+
+
+@pytest.mark.anyio
+async def test_a_slow_plan_takes_one_token_per_call(limiter: RedisLimiter, client: Redis) -> None:
+    plan = Plan("slow", rate=10, burst=5)
+    assert await admits(limiter, plan, 7) == [True] * 5 + [False] * 2

@@ -20,6 +20,7 @@ from evshare.errors import KeyManagementError, NoSuchPlan
 from evshare.model import UNLIMITED_PLAN, ApiKey, Charger, Plan, Session
 from evshare.store import Store, UpsertCounts, Visibility, open_store, schema
 from evshare.store.memory import MemoryStore
+from evshare.store.port import SessionPages
 
 pytestmark = pytest.mark.anyio
 
@@ -612,3 +613,31 @@ async def test_a_window_of_stored_sessions_and_vanished_ones_deleted(store: Stor
     assert set(left) == {s.id for s in sessions} - {"a:CH-1:1"}
     # Only the named charger's sessions are deleted, whatever ids are given.
     assert set(await store.stored_sessions("a:CH-2", None, None)) == {"a:CH-2:0"}
+
+
+# --- streamed histories (the optional SessionPages part of the read path) -----------------------
+
+
+async def test_pages_of_a_history_join_to_the_same_sessions_in_order(loaded: Store) -> None:
+    assert isinstance(loaded, SessionPages)  # every store streams histories
+    whole = await loaded.sessions_json(EVERYONE, FULL.id, None, None)
+    assert whole is not None
+    for rows in (1, 2, 5, 100):
+        pages = [page async for page in loaded.session_pages(FULL.id, None, None, rows)]
+        assert all(page.count(b'"id"') <= rows for page in pages)
+        assert b"[" + b",".join(pages) + b"]" == whole
+    later = [page async for page in loaded.session_pages(FULL.id, T0, None, 2)]
+    assert orjson.loads(b"[" + b",".join(later) + b"]") == [
+        session_json(s) for s in SERVED_FOR_FULL if s.start_time >= T0
+    ]
+    assert [page async for page in loaded.session_pages("no-such", None, None, 2)] == []
+
+
+async def test_visibility_of_a_charger_for_pages(loaded: Store) -> None:
+    assert isinstance(loaded, SessionPages)  # every store streams histories
+    scoped = await scoped_key(loaded, "pages", ["ca-0001"])
+    assert await loaded.charger_visible(EVERYONE, FULL.id)
+    assert not await loaded.charger_visible(scoped, FULL.id)
+    assert await loaded.charger_visible(scoped, "ca-0001")
+    assert not await loaded.charger_visible(EVERYONE, "no-such")
+    assert not await loaded.charger_visible(EVERYONE, "nul\x00")

@@ -14,18 +14,22 @@ housekeeping task every few seconds, and once more at shutdown.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
+import os
 import random
 import re
 import secrets
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import unquote_to_bytes
 
 from evshare.api import auth, params
+from evshare.api.accesslog import AccessLog, BufferedAccessLog, LoggingAccessLog
 from evshare.api.asgi import Headers, Receive, Scope, Send
 from evshare.api.contract import docs_html, document_json
 from evshare.api.errors import INTERNAL, METHOD_NOT_ALLOWED, NOT_FOUND, ErrorResponse, to_response
@@ -33,8 +37,8 @@ from evshare.config import Settings, load_settings
 from evshare.errors import EvshareError, NotFound
 from evshare.limits import Decision, Limiter, PlanBook, UsageCounter, build_limiter
 from evshare.store import Store, open_store
+from evshare.store.port import SessionPages
 
-access_log = logging.getLogger("evshare.access")
 log = logging.getLogger("evshare.api")
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
@@ -43,13 +47,14 @@ _PRIVATE = (b"cache-control", b"no-store")
 _PUBLIC = (b"cache-control", b"public, max-age=300")
 _HEALTHY = b'{"status":"ok"}'
 _SESSIONS_SUFFIX = "/sessions"
-_ACCESS_LINE = "%s %s%s %d %.1fms key=%s id=%s"
 _NO_LIMITS = Decision(True)
 _RATE_LIMIT_NAMES = {"RateLimit-Policy": b"ratelimit-policy", "RateLimit": b"ratelimit"}
 _EPOCH_DAY = date(1970, 1, 1)
 _DAY_S = 86_400
 _FINAL_FLUSH_ATTEMPTS = 5
 _FINAL_FLUSH_PAUSE_S = 0.2
+# Sessions per streamed page: about 15 KB, read by SQLite in a fraction of a millisecond.
+_PAGE_ROWS = 100
 
 
 @dataclass(slots=True)
@@ -58,6 +63,8 @@ class Reply:
     body: bytes
     headers: Headers
     key_name: str = "-"
+    # A body sent in pieces after `body`, of unknown length (a charger's whole history).
+    pages: AsyncIterator[bytes] | None = None
 
 
 class EnergSyncApp:
@@ -73,8 +80,17 @@ class EnergSyncApp:
         limiter: Limiter | None = None,
         *,
         usage_flush_interval: float = 5.0,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.settings = settings
+        # None: no access log at all (not even a level check per request).
+        self._access: AccessLog | None = access_log or LoggingAccessLog()
+        if not settings.access_log:
+            self._access = None
+        # Request ids: unique, not secret, so a random prefix per process and a counter.
+        self._request_ids = map(
+            (secrets.token_hex(8) + "%016x").__mod__, itertools.count(random.getrandbits(32))
+        )
         self._store = store
         self._owns_store = store is None
         self._limiter = limiter
@@ -89,6 +105,8 @@ class EnergSyncApp:
         self._day = _EPOCH_DAY
         self._day_ends = -math.inf
         self._paged = settings.profile == "1.2.0"
+        self._page_turn = asyncio.Lock()  # streamed histories read one page at a time
+        self._pages: SessionPages | None = None
         self._root = settings.root_path
         self._auth = auth.build_authenticator(settings, lambda: self.store)
         self._openapi = document_json(
@@ -123,8 +141,11 @@ class EnergSyncApp:
             self._limiter = build_limiter(self.settings)
         await self._plans.start()
         await self._auth.start()
+        # Checked once: a runtime Protocol check costs microseconds.
+        self._pages = self._store if isinstance(self._store, SessionPages) else None
         self._housekeeping = asyncio.create_task(self._housekeep(), name="evshare-housekeeping")
         self._started = True
+        log.info("ready to serve (process %d)", os.getpid())
 
     async def shutdown(self) -> None:
         if self._housekeeping is not None:
@@ -148,6 +169,8 @@ class EnergSyncApp:
         if self._owns_store and self._store is not None:
             await self._store.close()
             self._store = None
+        if self._access is not None:
+            self._access.flush()
         self._started = False
 
     async def flush_usage(self) -> bool:
@@ -222,42 +245,40 @@ class EnergSyncApp:
             elif name == b"authorization":
                 authorization = value if authorization is None else auth.AMBIGUOUS
             elif name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
-                request_id = value
+                request_id = value.decode()
         if request_id is None:
-            request_id = secrets.token_hex(16).encode()
+            request_id = next(self._request_ids)
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        path = raw_path.decode("latin-1")
         try:
             await self._ensure_started()
-            reply = await self._dispatch(scope, raw_path.decode("latin-1"), api_key, authorization)
+            reply = await self._dispatch(scope, path, api_key, authorization)
         except EvshareError as exc:
             reply = _error_reply(to_response(exc))
         except Exception:
-            log.exception("unhandled error serving %s", raw_path.decode("latin-1"))
+            log.exception("unhandled error serving %s", path)
             reply = _error_reply(INTERNAL)
         headers = reply.headers
-        headers.append((b"content-length", str(len(reply.body)).encode()))
-        headers.append((b"x-request-id", request_id))
-        # Logged before sending, so that the line exists once the client has its answer.
-        if access_log.isEnabledFor(logging.INFO):
+        if reply.pages is None:
+            headers.append((b"content-length", b"%d" % len(reply.body)))
+        headers.append((b"x-request-id", request_id.encode()))
+        # Recorded before sending, so that the line exists once the client has its answer.
+        if self._access is not None:
             query = scope.get("query_string", b"")
-            args = (
+            self._access.request(
                 scope["method"],
-                raw_path.decode("latin-1"),
+                path,
                 "?" + query.decode("latin-1") if query else "",
                 reply.status,
                 (time.perf_counter() - started) * 1000,
                 reply.key_name,
-                request_id.decode(),
-            )
-            # makeRecord + handle rather than .info(): the same record, without logging's walk
-            # up the stack to find the caller, which is always this line.
-            access_log.handle(
-                access_log.makeRecord(
-                    access_log.name, logging.INFO, __file__, 0, _ACCESS_LINE, args, None
-                )
+                request_id,
             )
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         head = scope["method"] == "HEAD"
+        if reply.pages is not None and not head:
+            await _stream(send, reply.pages, path, self._page_turn)
+            return
         await send({"type": "http.response.body", "body": b"" if head else reply.body})
 
     async def _dispatch(
@@ -297,19 +318,28 @@ class EnergSyncApp:
             reply = _error_reply(to_response(exc))
             reply.headers.extend(rate_limit)
         else:
-            reply = Reply(200, body, [_JSON, _PRIVATE, *rate_limit])
+            if isinstance(body, bytes):
+                reply = Reply(200, body, [_JSON, _PRIVATE, *rate_limit])
+            else:
+                reply = Reply(200, b"", [_JSON, _PRIVATE, *rate_limit], pages=body)
         reply.key_name = caller.name
         return reply
 
     async def _operation(
         self, operation: str, caller: auth.Caller, charger_id: str, query: dict[str, list[str]]
-    ) -> bytes:
+    ) -> bytes | AsyncIterator[bytes]:
         store = self.store
         visibility, only = caller.visibility, caller.only
         if operation == "sessions":
             window = params.session_query(query)
             if only is not None and charger_id not in only:
                 raise NotFound(charger_id)
+            pages = self._pages
+            if (window.start is None or window.end is None) and pages is not None:
+                # A history without an end: streamed in pages (see _stream).
+                if not await pages.charger_visible(visibility, charger_id):
+                    raise NotFound(charger_id)
+                return pages.session_pages(charger_id, window.start, window.end, _PAGE_ROWS)
             sessions = await store.sessions_json(visibility, charger_id, window.start, window.end)
             if sessions is None:
                 raise NotFound(charger_id)
@@ -346,6 +376,37 @@ class EnergSyncApp:
         return Reply(200, _HEALTHY, [_JSON, _PRIVATE])
 
 
+async def _stream(send: Send, pages: AsyncIterator[bytes], path: str, turn: asyncio.Lock) -> None:
+    """A JSON array sent page by page, other requests served between pages: a charger's whole
+    history holds neither the worker nor more than a page of memory. Streams take `turn`s (one
+    page at a time in the worker) and rest as long as each page took, so that however many
+    histories are being pulled, other requests keep at least half the worker. A store that
+    fails midway cannot change the 200 already sent: the connection is then closed without the
+    closing bracket (and the chunked body's end), which every client sees as a broken
+    response."""
+    await send({"type": "http.response.body", "body": b"[", "more_body": True})
+    separator = b""
+    try:
+        while True:
+            async with turn:
+                began = time.perf_counter()
+                page = await anext(pages, None)
+                if page is None:
+                    break
+                await send(
+                    {"type": "http.response.body", "body": separator + page, "more_body": True}
+                )
+                spent = time.perf_counter() - began
+            separator = b","
+            # As long again for everything else: all the streams of a worker together take at
+            # most half its time, however many there are.
+            await asyncio.sleep(spent)
+    except EvshareError as exc:
+        log.warning("streaming %s stopped: %s", path, exc)
+        raise
+    await send({"type": "http.response.body", "body": b"]"})
+
+
 def _error_reply(error: ErrorResponse) -> Reply:
     return Reply(error.status, error.body, [_JSON, _PRIVATE, *error.headers])
 
@@ -357,5 +418,7 @@ def create_app(
 
 
 def app_from_environment() -> EnergSyncApp:
-    """The factory uvicorn workers import (`evshare serve` passes its flags as EVSHARE_*)."""
-    return create_app(load_settings())
+    """The factory `evshare serve`'s workers import (it passes its flags as EVSHARE_*). The
+    access log goes to stderr in batches (see accesslog.py)."""
+    settings = load_settings()
+    return EnergSyncApp(settings, access_log=BufferedAccessLog(sys.stderr.fileno()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 from evshare.errors import InvalidParameter
@@ -109,19 +110,17 @@ def charger_query(params: dict[str, list[str]], *, paged: bool) -> ChargerQuery:
     )
 
 
-def _day(params: dict[str, list[str]], name: str) -> date | None:
-    raw = _single(params, name)
+def _day(name: str, raw: str | None) -> date | None:
     if raw is None:
         return None
-    problem = InvalidParameter(
+    if _DATE.fullmatch(raw) is not None:
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            pass
+    raise InvalidParameter(
         name, f"{name} must be a date as YYYY-MM-DD, e.g. {name}=2021-01-31, not {raw!r}"
     )
-    if _DATE.fullmatch(raw) is None:
-        raise problem
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise problem from None
 
 
 def _midnight(day: date) -> datetime:
@@ -129,7 +128,14 @@ def _midnight(day: date) -> datetime:
 
 
 def session_query(params: dict[str, list[str]]) -> SessionQuery:
-    start, end = _day(params, "startDate"), _day(params, "endDate")
+    return _window(_single(params, "startDate"), _single(params, "endDate"))
+
+
+@lru_cache(maxsize=4096)
+def _window(first: str | None, last: str | None) -> SessionQuery:
+    # Cached by the two texts: clients ask for the same few months again and again. A refusal
+    # is an exception, which lru_cache does not keep: it is raised anew each time.
+    start, end = _day("startDate", first), _day("endDate", last)
     if start is not None and end is not None and start > end:
         raise InvalidParameter(
             "startDate",

@@ -1,4 +1,4 @@
-"""`evshare serve`: the EnergSync server on uvicorn."""
+"""`evshare serve`: the EnergSync server (granian; see api/server.py for why and its limits)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from evshare.store.schema import require_current
 
 
 def log_config(level: str) -> dict[str, Any]:
-    """One line per event on stderr; uvicorn's own access log is off (the app writes its own)."""
+    """One line per event on stderr; the server's own access log is off (the app writes its own)."""
     handler = {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stderr"}
     return {
         "version": 1,
@@ -25,14 +25,14 @@ def log_config(level: str) -> dict[str, Any]:
         "handlers": {"stderr": handler},
         "loggers": {
             "evshare": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
-            "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
-            "uvicorn.access": {"level": "WARNING"},
+            "_granian": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            "granian.access": {"level": "WARNING"},
         },
     }
 
 
 def export_settings(settings: Settings) -> None:
-    """Hand the resolved settings to uvicorn's worker processes through the environment."""
+    """Hand the resolved settings to the server's worker processes through the environment."""
     for name, value in settings.model_dump().items():
         variable = f"EVSHARE_{name.upper()}"
         if value is None:
@@ -43,7 +43,7 @@ def export_settings(settings: Settings) -> None:
 
 def check_can_listen(host: str, port: int) -> None:
     """Refuse, in one line naming --host or --port, an address the server could not listen on
-    (uvicorn would only log it after starting up). A port taken between this check and the
+    (the server would only log it after starting up). A port taken between this check and the
     server's own bind is still reported by the server."""
     import errno
     import socket
@@ -116,7 +116,7 @@ def serve(
 ) -> None:
     """Serve the EnergSync API. Each option can also be set by the environment variable named
     in its help; a flag wins over the variable."""
-    import uvicorn
+    from evshare.api import server
 
     settings = settings_from(
         host=host,
@@ -153,19 +153,4 @@ def serve(
     config = log_config(settings.log_level)
     if not settings.access_log:
         config["loggers"]["evshare.access"] = {"level": "WARNING"}
-    uvicorn.run(
-        "evshare.api.app:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_config=config,
-        server_header=False,
-        # evshare never reads the client's address, so uvicorn need not rewrite it per request.
-        proxy_headers=False,
-        timeout_graceful_shutdown=10,
-    )
+    server.run(settings, config)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Callable
 from typing import Self
 
 from redis.asyncio import Redis
@@ -20,7 +22,7 @@ from redis.exceptions import RedisError
 
 from evshare.errors import Unavailable
 from evshare.limits.decision import Decision, decide
-from evshare.limits.policy import policy_for
+from evshare.limits.policy import Policy, policy_for
 from evshare.model import Plan
 
 # The Lua twin of periods.bounds (days_from_civil / civil_from_days after H. Hinnant).
@@ -64,14 +66,19 @@ local function period_bounds(period, now)
 end
 """
 
-# ARGV: rate, burst (0: no throttle), quota (0: no quota), period.
-# Returns the server time and the state before this request; Python's `decide` reaches the
-# same verdict from the same numbers, so the rule is written here only to consume.
+# ARGV: rate, burst (0: no throttle), quota (0: no quota), period, how many requests' worth to
+# take at most (a lease, see RedisLimiter), and how many of this caller's previous lease went
+# unused (given back first). Returns the server time, the state before this
+# request and how many were taken (0 if refused); Python's `decide` reaches the same verdict from
+# the same numbers, so the rule is written here only to consume. Of a large quota's remainder a
+# lease takes at most 1/64, and of a bucket only whole tokens: never more than exists.
 ADMIT_LUA = (
     PERIODS_LUA
     + """
 if redis.replicate_commands then redis.replicate_commands() end  -- TIME before writes, Redis < 7
 local rate, burst, quota, period = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local want = tonumber(ARGV[5] or '1')
+local returned = tonumber(ARGV[6] or '0')
 local YEAR_MS = 366 * 86400 * 1000  -- a bucket that slow just counts as full after a year
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
@@ -83,41 +90,76 @@ if burst > 0 then
   if saved[1] then
     tokens = math.min(burst, tonumber(saved[1]) + math.max(0, now - tonumber(saved[2])) * rate)
   end
+  tokens = math.min(burst, tokens + returned)
 end
 
 local used, first, after = 0, 0, 0
 if quota > 0 then
   first, after = period_bounds(period, now)
   local saved = redis.call('HMGET', KEYS[2], 'p', 'n')
-  if tonumber(saved[1]) == first then used = tonumber(saved[2]) end
+  if tonumber(saved[1]) == first then used = math.max(0, tonumber(saved[2]) - returned) end
 end
 
+local taken = 0
 if (burst == 0 or tokens >= 1) and (quota == 0 or used < quota) then
+  taken = want
+  if burst > 0 then taken = math.min(taken, math.floor(tokens)) end
+  if quota > 0 then taken = math.min(taken, math.max(1, math.floor((quota - used) / 64))) end
   if burst > 0 then
-    local left = tokens - 1
+    local left = tokens - taken
     redis.call('HSET', KEYS[1], 't', string.format('%.17g', left), 'ts', now_text)
     local full_ms = math.min(YEAR_MS, math.max(1, math.ceil((burst - left) / rate * 1000)))
     redis.call('PEXPIRE', KEYS[1], string.format('%d', full_ms))
   end
   if quota > 0 then
-    redis.call('HSET', KEYS[2], 'p', string.format('%d', first), 'n', string.format('%d', used + 1))
+    local spent = string.format('%d', used + taken)
+    redis.call('HSET', KEYS[2], 'p', string.format('%d', first), 'n', spent)
     redis.call('EXPIREAT', KEYS[2], string.format('%d', after))
   end
 end
-return {clock[1], clock[2], string.format('%.17g', tokens), used}
+return {clock[1], clock[2], string.format('%.17g', tokens), used, taken}
 """
 )
 
 
+# A lease: requests a worker may admit without asking Redis, until it runs out or expires.
+_LEASE_SECONDS = 0.02
+_LEASE_MAX = 10_000
+# What is left of an expired lease is given back by the next call, unless the lease is older than
+# this (the bucket has refilled meanwhile; a quota's period may have ended).
+_RETURN_SECONDS = 1.0
+
+
 class RedisLimiter:
     """Raises Unavailable (never a redis exception) when Redis fails or takes longer than
-    `timeout` seconds; wrap it in GuardedLimiter to apply `limiter_failure`."""
+    `timeout` seconds; wrap it in GuardedLimiter to apply `limiter_failure`.
 
-    def __init__(self, client: Redis, *, timeout: float, prefix: str = "evshare:limits:") -> None:
+    Leases: for a plan whose rate is high, one call takes up to `_LEASE_SECONDS` worth of its
+    rate (at most 1/64 of what remains of a quota, and only whole tokens there are), and the
+    worker admits that many requests before it asks again, or until the lease is
+    `_LEASE_SECONDS` old; one call per key at a time takes the next lease, and gives back what
+    was left of the last. Limits are never exceeded: every lease is taken from Redis first.
+    The RateLimit fields of requests admitted from a lease repeat those of the call that took
+    it. A plan under 1 / `_LEASE_SECONDS` requests per second (50/s) takes one token per call,
+    exactly as without leases, and so does every request once a quota runs low."""
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        timeout: float,
+        prefix: str = "evshare:limits:",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = client
         self._timeout = timeout
         self._prefix = prefix
+        self._clock = clock
         self._script = client.register_script(ADMIT_LUA)
+        # key: (plan, requests left, expiry on `clock`, the decision that took the lease)
+        self._leases: dict[str, tuple[Plan, int, float, Decision]] = {}
+        # key: the call taking its next lease, resolved with its failure (None: it succeeded)
+        self._inflight: dict[str, asyncio.Future[Unavailable | None]] = {}
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float, prefix: str = "evshare:limits:") -> Self:
@@ -135,6 +177,61 @@ class RedisLimiter:
         policy = policy_for(plan)
         if policy is None:
             return Decision(True)
+        throttle = policy.throttle
+        want = _LEASE_MAX
+        if throttle is not None:
+            want = max(1, min(_LEASE_MAX, int(throttle.rate * _LEASE_SECONDS)))
+        lease = self._leases.get(key)
+        if want > 1:
+            served, lease = await self._from_lease(key, plan)
+            if served is not None:
+                return served
+        returned = 0
+        if lease is not None:
+            del self._leases[key]
+            if lease[0] == plan and self._clock() < lease[2] + _RETURN_SECONDS:
+                returned = lease[1]
+        done: asyncio.Future[Unavailable | None] = asyncio.get_running_loop().create_future()
+        if want > 1:
+            self._inflight[key] = done
+        failure: Unavailable | None = None
+        try:
+            decision, taken = await self._call(key, policy, want, returned)
+        except Unavailable as exc:
+            failure = exc
+            raise
+        finally:
+            if want > 1:
+                del self._inflight[key]
+            done.set_result(failure)
+        if taken > 1:
+            self._leases[key] = (plan, taken - 1, self._clock() + _LEASE_SECONDS, decision)
+        return decision
+
+    async def _from_lease(
+        self, key: str, plan: Plan
+    ) -> tuple[Decision | None, tuple[Plan, int, float, Decision] | None]:
+        """A request admitted from the key's lease, or (None, the spent or stale lease). One
+        call per key at a time: requests that find the lease spent wait for the call already
+        taking the next one, rather than each taking a lease of its own."""
+        lease = self._leases.get(key)
+        while True:
+            if lease is not None:
+                leased_plan, left, until, decision = lease
+                if left > 0 and leased_plan == plan and self._clock() < until:
+                    self._leases[key] = (leased_plan, left - 1, until, decision)
+                    return decision, None
+            waiting = self._inflight.get(key)
+            if waiting is None:
+                return None, lease
+            failed = await waiting
+            if failed is not None:
+                raise Unavailable(str(failed))
+            lease = self._leases.get(key)
+
+    async def _call(
+        self, key: str, policy: Policy, want: int, returned: int
+    ) -> tuple[Decision, int]:
         throttle, quota = policy.throttle, policy.quota
         tag = f"{self._prefix}{{{key}}}"
         keys = [f"{tag}:bucket", f"{tag}:{quota.period if quota else 'none'}"]
@@ -143,16 +240,18 @@ class RedisLimiter:
             throttle.burst if throttle else 0,
             quota.limit if quota else 0,
             quota.period if quota else "",
+            want,
+            returned,
         ]
         try:
             async with asyncio.timeout(self._timeout):
-                seconds, micros, tokens, used = await self._script(keys=keys, args=args)
+                seconds, micros, tokens, used, taken = await self._script(keys=keys, args=args)
         except (RedisError, OSError) as exc:  # OSError includes asyncio's TimeoutError
             if isinstance(exc, RedisConnectionError):
                 await self._drop_idle_connections()
             raise Unavailable(f"Redis: {type(exc).__name__}: {exc}") from exc
         now = int(seconds) + int(micros) / 1_000_000
-        return decide(policy, now, float(tokens), int(used))
+        return decide(policy, now, float(tokens), int(used)), int(taken)
 
     async def _drop_idle_connections(self) -> None:
         """Close the pool's idle connections after a connection failed. They were opened to the

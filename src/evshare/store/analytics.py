@@ -75,9 +75,9 @@ class Analytics:
     def open(cls, database_url: str) -> Iterator[Analytics]:
         require_current(database_url)
         if database_url.startswith("sqlite:"):
-            from evshare.store.sqlite.connection import connect, existing_folder_path
+            from evshare.store.sqlite.connection import connect, owner_only_path
 
-            with closing(connect(existing_folder_path(database_url))) as db:
+            with closing(connect(owner_only_path(database_url))) as db:
                 yield cls(db, "sqlite")
             return
         import psycopg

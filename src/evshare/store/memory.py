@@ -172,6 +172,16 @@ class MemoryStore:
         ]
         return _array([_document(s) for s in served])
 
+    async def charger_visible(self, visible: Visibility, charger_id: str) -> bool:
+        return self._sees(visible, charger_id)
+
+    async def session_pages(
+        self, charger_id: str, start: datetime | None, end: datetime | None, rows: int
+    ) -> AsyncIterator[bytes]:
+        served = [s for s in self._sessions_of(charger_id, start, end) if s.end_time is not None]
+        for first in range(0, len(served), rows):
+            yield b",".join(_document(s) for s in served[first : first + rows])
+
     def _sessions_of(
         self, charger_id: str | None, start: datetime | None, end: datetime | None
     ) -> list[Session]:

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from evshare.model import ApiKey, Charger, Credential, Plan, Session, UsageRow, Visibility
 
@@ -66,6 +66,26 @@ class ReadStore(Protocol):
     ) -> bytes | None:
         """A JSON array of the charger's completed sessions with `start <= startTime < end`
         (None means unbounded); None if the charger is absent or hidden."""
+        ...
+
+
+@runtime_checkable
+class SessionPages(Protocol):
+    """An optional part of the read path, for a charger's history without an end date: a store
+    that has it lets the API stream the history in bounded pages rather than read it whole (the
+    API falls back to `sessions_json` for a store without it)."""
+
+    async def charger_visible(self, visible: Visibility, charger_id: str) -> bool:
+        """Whether the charger exists and `visible` lets the caller see it."""
+        ...
+
+    def session_pages(
+        self, charger_id: str, start: datetime | None, end: datetime | None, rows: int
+    ) -> AsyncIterator[bytes]:
+        """The documents of the charger's completed sessions with `start <= startTime < end`,
+        in the contract's order, as pages of at most `rows` documents joined by commas (no
+        brackets); each page is read when the previous one has been consumed. The caller has
+        checked visibility."""
         ...
 
 

@@ -74,9 +74,9 @@ def _connection(database_url: str, connect_timeout: float) -> Iterator[sa.Connec
     import sqlalchemy as sa
 
     if database_url.startswith("sqlite:"):
-        from evshare.store.sqlite.connection import existing_folder_path
+        from evshare.store.sqlite.connection import owner_only_path
 
-        existing_folder_path(database_url)
+        owner_only_path(database_url)
     # A database that accepts connections and never answers must not hang start-up for ever.
     connect_args = (
         {}

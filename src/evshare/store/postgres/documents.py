@@ -1,8 +1,9 @@
 """The contract's JSON for a charger or a session, as a PostgreSQL expression over its columns.
 
-A charger's is derived from the field table (model.CHARGER_FIELDS) and stored in its `doc`
-column by the statement that writes the row (writes.py); a session's is rendered as it is read
-(reads.py). `prefix` qualifies the columns ('' or 's.').
+A charger's is derived from the field table (model.CHARGER_FIELDS), a session's spelled out;
+each is stored in its row's `doc` column by the statement that writes the row (writes.py), a
+session's only once it has ended (one in progress is never served). `prefix` qualifies the
+columns ('' or 's.').
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ def session_doc(prefix: str) -> str:
     # charger's year (3,190 sessions: 7.1 ms against 13.4 ms). to_json quotes the strings,
     # numbers print as JSON numbers; an unknown chargingDuration is left out (and a session in
     # progress, never served, has no endTime).
-    return f"""'{{"id":' || to_json({p}id) || ',"chargerId":' || to_json({p}charger_id)
+    return f"""CASE WHEN {p}end_ts IS NOT NULL
+        THEN '{{"id":' || to_json({p}id) || ',"chargerId":' || to_json({p}charger_id)
         || ',"energy":' || {p}energy_wh
         || ',"startTime":"' || {_utc(p + "start_ts")} || '"'
         || coalesce(',"endTime":"' || {_utc(p + "end_ts")} || '"', '')
-        || coalesce(',"chargingDuration":' || {p}charging_duration_s, '') || '}}'"""
+        || coalesce(',"chargingDuration":' || {p}charging_duration_s, '') || '}}' END"""

@@ -1,5 +1,5 @@
-"""The API's three read queries, answered with the contract's JSON: chargers' stored documents,
-sessions rendered by PostgreSQL as they are read (see documents.py).
+"""The API's three read queries, answered with the contract's JSON: the stored documents of
+chargers and sessions (see documents.py); a charger's history without an end date in pages.
 
 One round trip each (two for an empty list of sessions, to tell an empty range from a hidden
 charger). A page of chargers is assembled with `string_agg` rather than `json_agg`, whose output
@@ -8,12 +8,11 @@ puts a newline between elements.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 from evshare.model import Credential, Visibility, epoch
 from evshare.store import sql
-from evshare.store.postgres import documents
 from evshare.store.postgres.connection import FAR_FUTURE, FAR_PAST, Connection, Database
 from evshare.store.rows import credential_from_row
 
@@ -45,10 +44,14 @@ _CHARGERS_SQL = {
     for filtered in _BOTH
 }
 _CHARGER_SQL = {a: sql.for_psycopg(sql.charger_doc(a)) for a in _BOTH}
-# Rows in index order, joined by the caller: cheaper than sorting inside string_agg.
-_SESSIONS_SQL = {
-    a: sql.for_psycopg(sql.session_docs(a, documents.session_doc("s."))) for a in _BOTH
-}
+# Rows in index order, joined by the caller: cheaper than sorting inside string_agg. The
+# visibility test is an uncorrelated EXISTS, which PostgreSQL runs once, first (a one-time
+# filter): a hidden charger's sessions are never scanned.
+_SESSIONS_SQL = {a: sql.for_psycopg(sql.session_docs(a, "s.doc")) for a in _BOTH}
+_PAGE_SQL = sql.for_psycopg("""SELECT s.start_ts, s.id, s.doc FROM sessions s
+    WHERE s.charger_id = :charger AND (s.start_ts, s.id) > (:after_start, :after_id)
+      AND s.start_ts >= :start AND s.start_ts < :end AND s.doc IS NOT NULL
+    ORDER BY s.start_ts, s.id LIMIT :rows""")
 _VISIBLE_SQL = {a: sql.for_psycopg(sql.visible(a)) for a in _BOTH}
 _CREDENTIAL_SQL = sql.for_psycopg(sql.CREDENTIAL)
 
@@ -121,3 +124,39 @@ class PostgresReads:
             return None if await cursor.fetchone() is None else b"[]"
 
         return await self._db.read(query, statements=2)
+
+    async def charger_visible(self, visible: Visibility, charger_id: str) -> bool:
+        if not _storable(charger_id):
+            return False
+        params = {"charger": charger_id, "key": visible.key_name}
+
+        async def query(conn: Connection) -> bool:
+            cursor = await conn.execute(_VISIBLE_SQL[visible.all_chargers], params)
+            return await cursor.fetchone() is not None
+
+        return await self._db.read(query)
+
+    async def session_pages(
+        self, charger_id: str, start: datetime | None, end: datetime | None, rows: int
+    ) -> AsyncIterator[bytes]:
+        params: dict[str, object] = {
+            "charger": charger_id,
+            "start": FAR_PAST if start is None else epoch(start),
+            "end": FAR_FUTURE if end is None else epoch(end),
+            "after_start": FAR_PAST - 1,
+            "after_id": "",
+            "rows": rows,
+        }
+
+        async def query(conn: Connection) -> list[tuple[int, str, str]]:
+            cursor = await conn.execute(_PAGE_SQL, params)
+            return await cursor.fetchall()
+
+        while True:
+            page = await self._db.read(query)
+            if not page:
+                return
+            yield ",".join(doc for _, _, doc in page).encode()
+            if len(page) < rows:
+                return
+            params["after_start"], params["after_id"] = page[-1][0], page[-1][1]

@@ -38,7 +38,7 @@ _COPY = {
 }
 _MERGE = {
     "chargers": upsert_sql("chargers", CHARGER_COLUMNS, documents.charger_doc("")),
-    "sessions": upsert_sql("sessions", SESSION_COLUMNS),
+    "sessions": upsert_sql("sessions", SESSION_COLUMNS, documents.session_doc("")),
 }
 
 

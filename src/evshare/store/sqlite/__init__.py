@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evshare.store.sqlite.collected import SqliteCollected
-from evshare.store.sqlite.connection import connect, existing_folder_path, translated_errors
+from evshare.store.sqlite.connection import connect, owner_only_path, translated_errors
 from evshare.store.sqlite.imports import SqliteImports
 from evshare.store.sqlite.keys import SqliteKeys
 from evshare.store.sqlite.plans import SqlitePlans
@@ -24,7 +24,7 @@ class SqliteStore(
     """One connection, used from the event loop's thread (see reads.py for why)."""
 
     def __init__(self, database_url: str) -> None:
-        self._db = connect(existing_folder_path(database_url))
+        self._db = connect(owner_only_path(database_url))
         self._credentials = {}
         self._credentials_version = (-1, -1)
 

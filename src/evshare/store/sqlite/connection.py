@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,12 +28,29 @@ def sqlite_path(database_url: str) -> Path:
 
 
 def existing_folder_path(database_url: str) -> Path:
-    """The file path of a SQLite URL whose folder exists (SQLite creates the file, not folders)."""
+    """The file path of a SQLite URL whose folder exists (folders are not created)."""
     path = sqlite_path(database_url)
     if not path.parent.exists():
         raise ConfigError.about(
             "database_url", database_url, f"the folder {path.parent} does not exist"
         )
+    return path
+
+
+def owner_only_path(database_url: str) -> Path:
+    """`existing_folder_path`, the file created first if it does not exist yet: empty, readable
+    and writable by its owner only. It will hold API key hashes and the operator's data, and
+    SQLite gives its -wal and -shm files the same permissions (it would otherwise create all
+    three world-readable under the usual umask). Only for what will write the file: a check that
+    refuses to start must leave nothing behind."""
+    path = existing_folder_path(database_url)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        reason = f"cannot create {path}: {exc}"
+        raise ConfigError.about("database_url", database_url, reason) from None
     return path
 
 
@@ -51,6 +69,12 @@ def connect(path: Path) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise Unavailable(f"cannot open the SQLite database {path}: {exc}") from None
     return db
+
+
+def unavailable(exc: sqlite3.OperationalError) -> Unavailable:
+    """What `translated_errors` raises, for the hot reads that catch the error themselves (a
+    context manager per query costs a microsecond)."""
+    return Unavailable(f"the SQLite database cannot answer: {exc}")
 
 
 @contextmanager

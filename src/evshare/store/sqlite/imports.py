@@ -12,9 +12,9 @@ import orjson
 from evshare.model import Charger, Session, epoch
 from evshare.store import sql
 from evshare.store.port import UpsertCounts
-from evshare.store.rows import charger_from_row, charger_row, session_from_row, session_row
+from evshare.store.rows import charger_from_row, charger_row, session_from_row
 from evshare.store.sqlite.connection import FAR_FUTURE, FAR_PAST, translated_errors
-from evshare.store.sqlite.writes import UPSERT_CHARGER, UPSERT_SESSION, upsert_rows
+from evshare.store.sqlite.writes import UPSERT_CHARGER, UPSERT_SESSION, session_rows, upsert_rows
 
 _EXPORT_CHARGERS = f"SELECT {sql.CHARGER_LIST} FROM chargers ORDER BY id"
 _EXPORT_SESSIONS = f"""SELECT {sql.SESSION_LIST} FROM sessions
@@ -51,9 +51,7 @@ class SqliteImportSession:
 
     async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts:
         with translated_errors():
-            return upsert_rows(
-                self._db, "sessions", UPSERT_SESSION, list(map(session_row, sessions))
-            )
+            return upsert_rows(self._db, "sessions", UPSERT_SESSION, session_rows(sessions))
 
 
 class SqliteImports:

@@ -1,16 +1,19 @@
-"""The API's three read queries, answered with the contract's JSON: chargers' stored documents,
-sessions rendered by SQLite as they are read (see documents.py).
+"""The API's three read queries, answered with the contract's JSON: the stored documents of
+chargers and sessions (see documents.py).
 
 Calls are synchronous on purpose: each is one indexed lookup that finishes in microseconds, far
-less than a hop to a worker thread would cost. A long range of sessions is read in one call too
-(the contract pages chargers, not sessions): on one connection that holds the event loop for as
-long as SQLite takes to read it.
+less than a hop to a worker thread would cost. A range of sessions is read in one call when both
+its ends are dates; a charger's history without an end is read in pages (`session_pages`) that
+the API streams, so that no read holds the event loop for long.
+
+Whether the caller may see the charger is asked first, and the sessions read only then: a
+hidden charger costs what a missing one does (one indexed lookup), however many sessions it has.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 import orjson
@@ -18,8 +21,12 @@ import orjson
 from evshare.model import Credential, Visibility, epoch
 from evshare.store import sql
 from evshare.store.rows import credential_from_row
-from evshare.store.sqlite import documents
-from evshare.store.sqlite.connection import FAR_FUTURE, FAR_PAST, translated_errors
+from evshare.store.sqlite.connection import (
+    FAR_FUTURE,
+    FAR_PAST,
+    translated_errors,
+    unavailable,
+)
 
 _IN_IDS = "c.id IN (SELECT value FROM json_each(:ids))"
 
@@ -32,8 +39,16 @@ def _charger_filter(visible: Visibility, ids: Sequence[str] | None) -> str:
 
 
 _BOTH = (True, False)
-_SESSIONS_SQL = {a: sql.session_docs(a, documents.session_doc("s.")) for a in _BOTH}
 _VISIBLE_SQL = {a: sql.visible(a) for a in _BOTH}
+# One row: the documents joined in the primary key's order (charger, start, id), which the
+# range scan follows, so no sort runs and group_concat meets them in that order.
+_SESSIONS_SQL = """SELECT group_concat(doc, ',') FROM (SELECT s.doc FROM sessions s
+    WHERE s.charger_id = :charger AND s.start_ts >= :start AND s.start_ts < :end
+      AND s.doc IS NOT NULL ORDER BY s.start_ts, s.id)"""
+_PAGE_SQL = """SELECT s.start_ts, s.id, s.doc FROM sessions s
+    WHERE s.charger_id = :charger AND (s.start_ts, s.id) > (:after_start, :after_id)
+      AND s.start_ts >= :start AND s.start_ts < :end AND s.doc IS NOT NULL
+    ORDER BY s.start_ts, s.id LIMIT :rows"""
 _CHARGER_SQL = {a: sql.charger_doc(a) for a in _BOTH}
 
 
@@ -54,16 +69,19 @@ class SqliteReads:
         # Any write invalidates the cache: PRAGMA data_version changes when another connection
         # commits (the CLI, another worker), total_changes when this one writes. A revoked key
         # is refused on its next request.
-        with translated_errors():
-            (others,) = self._db.execute("PRAGMA data_version").fetchone()
-            version = (others, self._db.total_changes)
+        db = self._db
+        try:
+            (others,) = db.execute("PRAGMA data_version").fetchone()
+            version = (others, db.total_changes)
             if version != self._credentials_version or len(self._credentials) > _CACHED_CREDENTIALS:
                 self._credentials = {}
                 self._credentials_version = version
             try:
                 return self._credentials[lookup_id]
             except KeyError:
-                row = self._db.execute(sql.CREDENTIAL, {"lookup": lookup_id}).fetchone()
+                row = db.execute(sql.CREDENTIAL, {"lookup": lookup_id}).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc) from None
         credential = None if row is None else credential_from_row(row)
         self._credentials[lookup_id] = credential
         return credential
@@ -87,27 +105,61 @@ class SqliteReads:
         return _joined(rows), total
 
     async def charger_json(self, visible: Visibility, charger_id: str) -> bytes | None:
-        with translated_errors():
+        try:
             row = self._db.execute(
                 _CHARGER_SQL[visible.all_chargers],
                 {"charger": charger_id, "key": visible.key_name},
             ).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc) from None
         return None if row is None else str(row[0]).encode()
 
     async def sessions_json(
         self, visible: Visibility, charger_id: str, start: datetime | None, end: datetime | None
     ) -> bytes | None:
-        params = {
-            "charger": charger_id,
-            "key": visible.key_name,
-            "start": FAR_PAST if start is None else epoch(start),
-            "end": FAR_FUTURE if end is None else epoch(end),
-        }
-        with translated_errors():
-            rows = self._db.execute(_SESSIONS_SQL[visible.all_chargers], params).fetchall()
-            if rows:
-                return _joined(rows)
-            # No rows: an empty range of a visible charger, or a charger the caller cannot see.
-            if self._db.execute(_VISIBLE_SQL[visible.all_chargers], params).fetchone() is None:
+        params = _range(visible, charger_id, start, end)
+        db = self._db
+        try:
+            if db.execute(_VISIBLE_SQL[visible.all_chargers], params).fetchone() is None:
                 return None
-        return b"[]"
+            (docs,) = db.execute(_SESSIONS_SQL, params).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc) from None
+        return b"[]" if docs is None else ("[" + docs + "]").encode()
+
+    async def charger_visible(self, visible: Visibility, charger_id: str) -> bool:
+        params = {"charger": charger_id, "key": visible.key_name}
+        with translated_errors():
+            return (
+                self._db.execute(_VISIBLE_SQL[visible.all_chargers], params).fetchone() is not None
+            )
+
+    async def session_pages(
+        self, charger_id: str, start: datetime | None, end: datetime | None, rows: int
+    ) -> AsyncIterator[bytes]:
+        params: dict[str, object] = {
+            **_range(None, charger_id, start, end),
+            "after_start": FAR_PAST - 1,
+            "after_id": "",
+            "rows": rows,
+        }
+        while True:
+            with translated_errors():
+                page = self._db.execute(_PAGE_SQL, params).fetchall()
+            if not page:
+                return
+            yield ",".join(doc for _, _, doc in page).encode()
+            if len(page) < rows:
+                return
+            params["after_start"], params["after_id"] = page[-1][0], page[-1][1]
+
+
+def _range(
+    visible: Visibility | None, charger_id: str, start: datetime | None, end: datetime | None
+) -> dict[str, object]:
+    return {
+        "charger": charger_id,
+        "key": "" if visible is None else visible.key_name,
+        "start": FAR_PAST if start is None else epoch(start),
+        "end": FAR_FUTURE if end is None else epoch(end),
+    }

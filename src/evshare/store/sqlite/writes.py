@@ -10,7 +10,7 @@ import orjson
 from evshare.model import Charger, Session
 from evshare.store import sql
 from evshare.store.port import UpsertCounts
-from evshare.store.rows import CHARGER_COLUMNS, SESSION_COLUMNS, charger_row, session_row
+from evshare.store.rows import CHARGER_COLUMNS, SESSION_COLUMNS, Row, charger_row, session_row
 from evshare.store.sqlite import documents
 from evshare.store.sqlite.connection import transaction
 
@@ -32,7 +32,12 @@ def upsert_sql(table: str, columns: Sequence[str], doc: str | None = None) -> st
 
 
 UPSERT_CHARGER = upsert_sql("chargers", CHARGER_COLUMNS, documents.charger_doc(""))
-UPSERT_SESSION = upsert_sql("sessions", SESSION_COLUMNS)
+UPSERT_SESSION = upsert_sql("sessions", (*SESSION_COLUMNS, "doc"))
+
+
+def session_rows(sessions: Sequence[Session]) -> list[Row]:
+    """Rows of `sessions` for UPSERT_SESSION: the columns, then the session's document."""
+    return [(*row, documents.session_document(row)) for row in map(session_row, sessions)]
 
 
 def upsert_rows(
@@ -63,4 +68,4 @@ class SqliteWrites:
 
     async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts:
         with transaction(self._db) as db:
-            return upsert_rows(db, "sessions", UPSERT_SESSION, [session_row(s) for s in sessions])
+            return upsert_rows(db, "sessions", UPSERT_SESSION, session_rows(sessions))
