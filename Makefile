@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest bench bench-quick clean
+.PHONY: install run test lint typecheck pytest bench bench-quick bench-coldstart clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,11 +36,15 @@ pytest: install
 ## bench: the full benchmark (1,000 chargers x 1,000,000 sessions); results in bench/results/
 bench: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/coldstart.py $(COLD_ARGS); cold=$$?; $(BIN)/python bench/run.py $(BENCH_ARGS) && exit $$cold
 
 bench-quick: install
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+	$(BIN)/python bench/coldstart.py --runs 3 $(COLD_ARGS); cold=$$?; $(BIN)/python bench/run.py --quick $(BENCH_ARGS) && exit $$cold
+
+## bench-coldstart: Lambda cold start only (import time, first request), in seconds
+bench-coldstart: install
+	$(BIN)/python bench/coldstart.py $(COLD_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache bench/work

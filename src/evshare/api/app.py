@@ -90,8 +90,10 @@ class EnergSyncApp:
         self._day_ends = -math.inf
         self._paged = settings.profile == "1.2.0"
         self._root = settings.root_path
-        self._openapi = document_json(settings.profile)
-        self._docs = docs_html(settings.profile, settings.root_path)
+        self._gateway = settings.auth == "gateway"
+        # Rendered on first use: parsing the YAML contract is a cost a Lambda cold start skips.
+        self._openapi: bytes | None = None
+        self._docs: bytes | None = None
 
     @property
     def store(self) -> Store:
@@ -106,7 +108,7 @@ class EnergSyncApp:
         return self._limiter
 
     async def _ensure_started(self) -> None:
-        # Servers without lifespan events (AWS Lambda through Mangum) start the app on first use;
+        # Servers without lifespan events (AWS Lambda) start the app on first use;
         # a warm Lambda container then keeps the store between invocations.
         if not self._started:
             async with self._start_lock:
@@ -212,10 +214,12 @@ class EnergSyncApp:
         started = time.perf_counter()
         api_key = authorization = request_id = None
         for name, value in scope["headers"]:
+            # The same credential header twice is ambiguous: neither is tried (an empty value
+            # is a malformed credential, refused with 401).
             if name == b"x-api-key":
-                api_key = value
+                api_key = value if api_key is None else b""
             elif name == b"authorization":
-                authorization = value
+                authorization = value if authorization is None else b""
             elif name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
                 request_id = value
         if request_id is None:
@@ -277,13 +281,17 @@ class EnergSyncApp:
         if scope["method"] not in ("GET", "HEAD"):
             return _error_reply(METHOD_NOT_ALLOWED)
 
-        credential = await auth.authenticate(
-            self.store, auth.presented_token(api_key, authorization)
-        )
+        if self._gateway:
+            credential = await auth.authenticate_gateway(self.store, scope, api_key)
+        else:
+            credential = await auth.authenticate(
+                self.store, auth.presented_token(api_key, authorization)
+            )
         key = credential.key_name
         rate_limit: Headers = []
         try:
-            plan = await self._plans.resolve(credential.plan)
+            # With auth=gateway, API Gateway's usage plans have judged the request already.
+            plan = None if self._gateway else await self._plans.resolve(credential.plan)
             decision = _NO_LIMITS if plan is None else await self.limiter.admit(key, plan)
             self._usage.record(key, self._today(), not decision.allowed)
             decision.raise_if_refused()  # a 429 carries its own RateLimit fields
@@ -329,8 +337,12 @@ class EnergSyncApp:
         if scope["method"] not in ("GET", "HEAD"):
             return _error_reply(METHOD_NOT_ALLOWED)
         if path == "/openapi.json":
+            if self._openapi is None:
+                self._openapi = document_json(self.settings.profile)
             return Reply(200, self._openapi, [_JSON, _PUBLIC])
         if path == "/docs":
+            if self._docs is None:
+                self._docs = docs_html(self.settings.profile, self.settings.root_path)
             return Reply(200, self._docs, [(b"content-type", b"text/html; charset=utf-8"), _PUBLIC])
         await self.store.ping()
         return Reply(200, _HEALTHY, [_JSON, _PRIVATE])
