@@ -6,6 +6,10 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -83,11 +87,95 @@ def _empty_postgres(url: str) -> None:
             db.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+DYNAMODB_REGION = "ca-central-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """moto in server mode on a free loopback port: AWS services over real HTTP."""
+    port = _free_port()
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("moto_server")),
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):  # noqa: S310
+                return proc, endpoint
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"moto_server did not start; see {log}") from None
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One moto server for the run. For DynamoDB the standard variables point boto3 at it for
+    the whole run (in-process servers and CLI subprocesses alike); nothing else differs."""
+    proc, endpoint = start_moto(tmp_path_factory.mktemp("moto") / "moto.log")
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+        )
+    }
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", DYNAMODB_REGION)
+    try:
+        yield endpoint
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def dynamodb_url(moto_endpoint: str) -> str:
+    """A new, empty table at the current schema in the run's moto server."""
+    from evshare.store import schema
+
+    url = f"dynamodb://evshare-{secrets.token_hex(6)}?region={DYNAMODB_REGION}"
+    schema.upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres", "dynamodb"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database at the current schema, on each store in turn."""
     from evshare.store import schema
 
+    if request.param == "dynamodb":
+        return str(request.getfixturevalue("dynamodb_url"))
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'evshare.db'}"
         schema.upgrade(url)

@@ -30,7 +30,14 @@ from evshare.api.contract import docs_html, document_json
 from evshare.api.errors import INTERNAL, METHOD_NOT_ALLOWED, NOT_FOUND, ErrorResponse, to_response
 from evshare.config import Settings, load_settings
 from evshare.errors import EvshareError, NotFound
-from evshare.limits import Decision, Limiter, PlanBook, UsageCounter, build_limiter
+from evshare.limits import (
+    Decision,
+    GuardedLimiter,
+    Limiter,
+    PlanBook,
+    UsageCounter,
+    build_limiter,
+)
 from evshare.store import Scope as Visibility
 from evshare.store import Store, open_store
 
@@ -119,7 +126,13 @@ class EnergSyncApp:
         if self._store is None:
             self._store = await open_store(self.settings)
         if self._limiter is None:
-            self._limiter = build_limiter(self.settings)
+            # A store that can hold the limits itself (DynamoDB) shares them across processes
+            # and Lambdas without Redis; Redis, when set, still wins.
+            shared = getattr(self._store, "shared_limiter", None)
+            if shared is not None and self.settings.redis_url is None:
+                self._limiter = GuardedLimiter(shared(), self.settings.limiter_failure)
+            else:
+                self._limiter = build_limiter(self.settings)
         await self._plans.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="evshare-housekeeping")
         self._started = True

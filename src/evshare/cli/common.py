@@ -25,7 +25,8 @@ DatabaseUrl = Annotated[
     str | None,
     typer.Option(
         "--database-url",
-        help="sqlite:///PATH or postgresql://... [env: EVSHARE_DATABASE_URL; "
+        help="sqlite:///PATH, postgresql://... or dynamodb://TABLE?region=R "
+        "[env: EVSHARE_DATABASE_URL; "
         "default: sqlite:///evshare.db]",
         show_default=False,
     ),

@@ -7,14 +7,20 @@ from evshare.store.port import Scope, Store, UpsertCounts
 from evshare.store.schema import require_current
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+DYNAMODB_SCHEME = "dynamodb://"
 
 
 async def open_store(settings: Settings, *, check_schema: bool = True) -> Store:
     """Open the store named by `settings.database_url`: `postgresql://...` (or `postgres://...`)
-    for PostgreSQL, `sqlite:///PATH` for the embedded SQLite file.
+    for PostgreSQL, `dynamodb://TABLE?region=R` for DynamoDB, `sqlite:///PATH` for the embedded
+    SQLite file.
 
     With `check_schema`, refuse (SchemaOutOfDate) a database whose schema is not current.
     """
+    if settings.database_url.startswith(DYNAMODB_SCHEME):
+        from evshare.store.dynamodb.store import DynamoStore
+
+        return await DynamoStore.open(settings, check_schema=check_schema)
     if check_schema:
         require_current(settings.database_url)
     # Each adapter is imported only when chosen: the CLI and Lambda start faster without the other.

@@ -83,7 +83,16 @@ def head_revision() -> str:
     return head
 
 
+def _dynamodb(database_url: str) -> bool:
+    return database_url.startswith("dynamodb://")
+
+
 def state(database_url: str) -> SchemaState:
+    if _dynamodb(database_url):
+        from evshare.store.dynamodb import schema as dynamodb
+        from evshare.store.dynamodb.table import SCHEMA_VERSION
+
+        return SchemaState(current=dynamodb.current_version(database_url), head=SCHEMA_VERSION)
     return SchemaState(current=current_revision(database_url), head=HEAD)
 
 
@@ -117,7 +126,13 @@ def current_revision(database_url: str) -> str | None:
 
 
 def upgrade(database_url: str) -> SchemaState:
-    """Bring the schema to the newest revision; a no-op when it is already there."""
+    """Bring the schema to the newest revision; a no-op when it is already there. (DynamoDB: the
+    table, created or checked, and an import whose commit was cut short, finished.)"""
+    if _dynamodb(database_url):
+        from evshare.store.dynamodb import schema as dynamodb
+
+        dynamodb.upgrade(database_url)
+        return state(database_url)
     from alembic import command
 
     config = _config()
