@@ -92,6 +92,11 @@ class Settings:
                 "database_url", "must start with sqlite:///, postgresql:// or dynamodb://"
             )
 
+    @classmethod
+    def model_validate(cls, values: dict[str, Any]) -> Settings:
+        """Settings from `values` alone, the environment ignored (pydantic's name, kept)."""
+        return _build(values, {})
+
     def model_dump(self) -> dict[str, Any]:
         """Every setting by name (the name pydantic gave this, kept for its callers)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -168,6 +173,10 @@ def load_settings(**overrides: Any) -> Settings:
     Raises ConfigError naming each bad setting by its environment variable.
     """
     environment = {k.upper(): v for k, v in os.environ.items() if k[:8].upper() == "EVSHARE_"}
+    return _build(overrides, environment)
+
+
+def _build(overrides: dict[str, Any], environment: dict[str, str]) -> Settings:
     kinds = _types()
     values: dict[str, Any] = {}
     problems: list[str] = []

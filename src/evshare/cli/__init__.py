@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from evshare.cli import aws, db, keys, plans
+from evshare.cli import aws, credits, db, keys, plans
 from evshare.cli.common import err_console
 from evshare.cli.demo import demo
 from evshare.cli.imports import export_app, import_app
@@ -31,6 +31,7 @@ app.command("usage")(usage)
 app.add_typer(db.app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.add_typer(credits.app, name="credits")
 app.add_typer(aws.app, name="aws")
 
 
