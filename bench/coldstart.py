@@ -25,6 +25,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -114,7 +116,18 @@ def _database(store: str, folder: Path) -> Iterator[dict[str, str]]:
         return
     port = procs.free_port()
     argv = [str(REPO / ".venv" / "bin" / "moto_server"), "-H", procs.LOOPBACK, "-p", str(port)]
-    with procs.server(argv, port=port, env=dict(os.environ), log=folder / "moto.log"):
+    with (folder / "moto.log").open("ab") as log:
+        moto = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{procs.LOOPBACK}:{port}/moto-api/", timeout=1):
+                    break
+            except OSError:
+                if moto.poll() is not None or time.monotonic() > deadline:
+                    raise procs.CommandFailed("moto_server did not start") from None
+                time.sleep(0.1)
         yield {
             "EVSHARE_DATABASE_URL": "dynamodb://evshare-bench?region=ca-central-1",
             "AWS_ENDPOINT_URL_DYNAMODB": f"http://{procs.LOOPBACK}:{port}",
@@ -122,6 +135,9 @@ def _database(store: str, folder: Path) -> Iterator[dict[str, str]]:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "ca-central-1",
         }
+    finally:
+        moto.terminate()
+        moto.wait(10)
 
 
 def _median(values: list[float]) -> float:

@@ -22,9 +22,13 @@ from evshare.aws.package import build
 from evshare.store import schema
 from tests.aws.events import rest_event
 
-VARIANTS = list(
-    itertools.product(("dynamodb", "postgres"), ("gateway", "evshare"), ("none", "cognito"))
-)
+VARIANTS = [
+    variant
+    for variant in itertools.product(
+        ("dynamodb", "postgres"), ("gateway", "evshare"), ("none", "cognito")
+    )
+    if variant[1:] != ("evshare", "cognito")  # refused: see test_a_bad_option_...
+]
 EVSHARE = str(Path(sys.executable).with_name("evshare"))
 FUNCTION = "arn:aws:lambda:ca-central-1:123456789012:function:evshare"
 
@@ -160,6 +164,14 @@ def test_a_bad_option_is_one_line_naming_it() -> None:
     assert done.returncode == 1
     assert "--stage" in done.stderr
     assert "Traceback" not in done.stderr
+    both = subprocess.run(
+        [EVSHARE, "aws", "template", "--auth", "evshare", "--authorizer", "cognito"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert both.returncode == 1
+    assert "--authorizer cognito needs --auth gateway" in both.stderr
 
 
 @pytest.mark.slow

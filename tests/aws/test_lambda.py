@@ -1,5 +1,6 @@
 """The Lambda handler fed API Gateway events shaped as AWS documents them (tests/aws/events.py),
-over a real SQLite file: REST API (payload 1.0) and HTTP API (payload 2.0), repeated and `[]`
+over each store (SQLite, PostgreSQL, DynamoDB in moto's server mode): REST API (payload 1.0)
+and HTTP API (payload 2.0), repeated and `[]`
 forms of chargerIds, encoded path ids, the stage prefix, and gateway-mode keys."""
 
 from __future__ import annotations
@@ -7,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,7 +16,8 @@ import pytest
 from evshare.api.auth import GATEWAY_LOOKUP_PREFIX
 from evshare.aws.lambda_handler import LambdaAdapter, make_handler
 from evshare.config import load_settings
-from evshare.store import open_store, schema
+from evshare.model import Plan
+from evshare.store import open_store
 from tests.api.conftest import Keys, seed
 from tests.aws.events import Context, http_api_event, rest_event
 
@@ -26,10 +27,9 @@ FAR = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> tuple[str, Keys]:
-    url = f"sqlite:///{tmp_path / 'lambda.db'}"
-    schema.upgrade(url)
-    return url, asyncio.run(seed(url))
+def database(database_url: str) -> tuple[str, Keys]:
+    """Each store in turn (DynamoDB in moto's server mode), seeded."""
+    return database_url, asyncio.run(seed(database_url))
 
 
 @pytest.fixture
@@ -232,3 +232,32 @@ def test_gateway_mode_refuses_a_revoked_key_before_the_next_sync(
         assert call(handler, event)[0] == 401
     finally:
         handler.close()
+
+
+# --- auth=evshare on DynamoDB: limits shared by every container through the table -------------
+
+
+def test_two_containers_share_one_bucket_on_dynamodb(database: tuple[str, Keys]) -> None:
+    url, keys_ = database
+    if not url.startswith("dynamodb://"):
+        pytest.skip("the table holds the limits only on DynamoDB")
+
+    async def on_a_plan() -> None:
+        store = await open_store(load_settings(database_url=url))
+        try:
+            await store.create_plan(Plan("pair", rate=0.001, burst=2))
+            await store.set_key_plan("all", "pair")
+        finally:
+            await store.close()
+
+    asyncio.run(on_a_plan())
+    first, second = (make_handler(load_settings(database_url=url)) for _ in range(2))
+    try:
+        event = rest_event("/chargers", [("x-api-key", keys_.all)])
+        answers = [call(h, event) for h in (first, second, first, second)]
+        assert [a[0] for a in answers] == [200, 200, 429, 429]
+        assert answers[2][1]["code"] == "throttled"
+        assert "retry-after" in answers[3][2]["headers"]
+    finally:
+        first.close()
+        second.close()

@@ -116,6 +116,12 @@ def template(
     """A SAM template: REST API, function, table, usage plan, API key, stage, logs, outputs."""
     from evshare.aws import template as sam
 
+    if authorizer == "cognito" and auth == "evshare":
+        raise ConfigError(
+            "--authorizer cognito needs --auth gateway: with --auth evshare the function would "
+            "read the Cognito token as an evshare key (mapping Cognito claims to a scope is not "
+            "built yet)"
+        )
     built = sam.build(
         store=_choice("--store", store, ("dynamodb", "postgres")),
         auth=_choice("--auth", auth, ("gateway", "evshare")),

@@ -211,6 +211,8 @@ class DynamoStore(DynamoImports):
     async def _plan_exists(self, plan: str | None) -> bool:
         if plan is None or plan == UNLIMITED.name:
             return True
+        if not plan:  # no key may be empty in DynamoDB, and no plan is named ""
+            return False
         return await self._db.run(self._db.get, pk=it.PLANS, sk=plan, consistent=True) is not None
 
     async def create_key(self, key: ApiKey, lookup_id: str, secret_hash: bytes) -> None:
