@@ -13,9 +13,9 @@ import pytest
 
 from evshare.client.check import CATALOGUE, run_check
 from evshare.client.check.findings import Report
-from tests.cli.conftest import EVSHARE
 from tests.client.conftest import Evshare, ProviderFactory
 from tests.client.providers import KEY
+from tests.servers import EVSHARE
 
 pytestmark = pytest.mark.anyio
 

@@ -31,7 +31,7 @@ from evshare.api.errors import INTERNAL, METHOD_NOT_ALLOWED, NOT_FOUND, ErrorRes
 from evshare.config import Settings, load_settings
 from evshare.errors import EvshareError, NotFound
 from evshare.limits import Decision, Limiter, PlanBook, UsageCounter, build_limiter
-from evshare.store import Scope as Visibility
+from evshare.model import Visibility
 from evshare.store import Store, open_store
 
 access_log = logging.getLogger("evshare.access")

@@ -10,7 +10,7 @@ request and the field.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from evshare.client.errors import BadResponse
-from evshare.model import Charger, Session
+from evshare.model import CHARGER_FIELDS, Charger, Session
 
 _LIST_MEMBERS = ("chargers", "data", "items", "results")
 
@@ -96,27 +96,29 @@ def parse_time(value: Any) -> datetime | None:
     return moment.replace(microsecond=0) if moment.microsecond else moment
 
 
+_READ: dict[str, Callable[[Any], Any]] = {  # by the field table's type
+    "string": _text,
+    "time-zone": _text,
+    "number": _number,
+    "integer": _integer,
+    "date": _day,
+    "date-time": parse_time,
+    "duration": _integer,
+}
+
+
 def parse_charger(item: Any, url: str) -> Charger:
+    """Every field of the field table (model.CHARGER_FIELDS), read by its type."""
     if not isinstance(item, Mapping):
         raise BadResponse(f"{url}: a charger is not a JSON object: {item!r:.80}", url=url)
     charger_id = _text(item.get("id"))
     if not charger_id:
         raise BadResponse(f"{url}: a charger has no id: {dict(item)!r:.120}", url=url)
-    return Charger(
-        id=charger_id,
-        name=_text(item.get("name")) or "",
-        serial_number=_text(item.get("serialNumber")),
-        model=_text(item.get("model")),
-        manufacturer=_text(item.get("manufacturer")),
-        max_output_power_w=_number(item.get("maxOutputPower")),
-        max_available_current_a=_number(item.get("maxAvailableCurrent")),
-        output_voltage_v=_number(item.get("outputVoltage")),
-        number_of_connectors=_integer(item.get("numberOfConnectors")),
-        time_zone=_text(item.get("timeZone")),
-        latitude=_number(item.get("latitude")),
-        longitude=_number(item.get("longitude")),
-        commissioning_date=_day(item.get("commissioningDate")),
-    )
+    values: dict[str, Any] = {
+        spec.attr: _READ[spec.type](item.get(spec.contract)) for spec in CHARGER_FIELDS
+    }
+    values.update(id=charger_id, name=values["name"] or "")
+    return Charger(**values)
 
 
 def charger_list(body: Any, url: str) -> tuple[list[Any], int | None, bool]:
