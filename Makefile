@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest bench bench-quick bench-coldstart clean
+.PHONY: install run test test-fast lint typecheck pytest bench bench-quick bench-coldstart clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,18 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+	$(BIN)/mypy --strict tests
 	$(BIN)/mypy --strict bench/*.py
 
+# Two workers for what can share the machine; then, alone, the tests that run real servers under
+# load (they measure the servers, so they should not compete with the rest of the suite).
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile -m "not slow"
+	$(BIN)/pytest -m slow
+
+## test-fast: no service, no server process, no subprocess: memory and SQLite stores, the app in-process
+test-fast: install
+	$(BIN)/pytest -n 2 -m "not slow and not postgres and not redis and not process"
 
 ## bench: the full benchmark (1,000 chargers x 1,000,000 sessions); results in bench/results/
 bench: install

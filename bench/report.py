@@ -67,6 +67,20 @@ class HttpRow:
         self.status, self.reason = "failed", reason
 
 
+@dataclass(slots=True)
+class CommandRow:
+    """A batch command over the loaded data (credits, audit), timed end to end."""
+
+    store: str
+    command: str
+    status: Status = "ok"
+    reason: str = ""
+    seconds: float | None = None
+
+    def skip(self, reason: str) -> None:
+        self.status, self.reason = "skipped", reason
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     name: str
@@ -84,6 +98,7 @@ class Report:
     dataset: dict[str, Any] = field(default_factory=dict)
     imports: list[ImportRow] = field(default_factory=list)
     http: list[HttpRow] = field(default_factory=list)
+    commands: list[CommandRow] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
     finished: str = ""
 
@@ -136,6 +151,18 @@ class Report:
             f"| {r.store} | {r.method} | {r.rows:,} | {_num(r.seconds, '.2f')} |"
             f" {_num(r.rows_per_s, ',.0f')} | {_num(r.ratio_to_raw, '.2f')} | {r.status} |"
             for r in self.imports
+        ]
+        lines += [
+            "",
+            "## Batch commands over all sessions (credits, audit)",
+            "",
+            "| store | command | seconds | status |",
+            "|---|---|---:|---|",
+        ]
+        lines += [
+            f"| {r.store} | `{r.command}` | {_num(r.seconds, '.2f')} |"
+            f" {r.status}{' (' + r.reason + ')' if r.reason else ''} |"
+            for r in self.commands
         ]
         lines += [
             "",

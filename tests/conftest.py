@@ -15,9 +15,29 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from hypothesis import settings
+
+# Hypothesis' 200 ms deadline per example measures the machine, not the code: on a loaded 2-core
+# box a first call (imports, a cold cache) takes longer, and the test fails as "flaky".
+settings.register_profile("evshare", deadline=None)
+settings.load_profile("evshare")
 
 POSTGRES_URL = os.environ.get("EVSHARE_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("EVSHARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what a test needs from the fixtures it uses, so that `-m` can choose a tier: the
+    fast tier (`make test-fast`) is everything that needs no service, no server process and no
+    evshare subprocess."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & {"postgres_url", "postgres_database"}:
+            item.add_marker(pytest.mark.postgres)
+        if "redis_url" in used:
+            item.add_marker(pytest.mark.redis)
+        if "cli" in used:
+            item.add_marker(pytest.mark.process)
 
 
 @pytest.fixture
@@ -169,17 +189,41 @@ def dynamodb_url(moto_endpoint: str) -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgres", "dynamodb"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database at the current schema, on each store in turn."""
+def _store_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     from evshare.store import schema
 
-    if request.param == "dynamodb":
-        return str(request.getfixturevalue("dynamodb_url"))
-    if request.param == "sqlite":
+    if kind == "memory":
+        from evshare.store.memory import MemoryStore
+
+        name = secrets.token_hex(8)
+        yield f"memory://{name}"
+        MemoryStore.forget(name)
+    elif kind == "dynamodb":
+        yield str(request.getfixturevalue("dynamodb_url"))
+    elif kind == "sqlite":
         url = f"sqlite:///{tmp_path / 'evshare.db'}"
         schema.upgrade(url)
-        return url
-    url = str(request.getfixturevalue("postgres_database"))
-    _empty_postgres(url)
-    return url
+        yield url
+    else:
+        url = str(request.getfixturevalue("postgres_database"))
+        _empty_postgres(url)
+        yield url
+
+
+POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+# DynamoDB in moto's server mode: a process of its own, shared with CLI subprocesses too.
+DYNAMODB = pytest.param("dynamodb", marks=pytest.mark.process)
+
+
+@pytest.fixture(params=["sqlite", POSTGRES, DYNAMODB])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database at the current schema, on each SQL store in turn: for tests whose
+    store must be shared with another process (the CLI, a server)."""
+    yield from _store_url(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=["memory", "sqlite", POSTGRES, DYNAMODB])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty store on each adapter in turn, the in-memory one too: for tests that use the
+    store from this process only (memory://NAME is the same store to every open in it)."""
+    yield from _store_url(request.param, request, tmp_path)

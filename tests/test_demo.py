@@ -230,6 +230,7 @@ def test_different_seed_different_data(data: DemoData, sessions: list[Session]) 
     assert list(other.sessions()) != sessions
 
 
+@pytest.mark.process
 def test_deterministic_across_processes() -> None:
     code = (
         "import hashlib; from evshare.demo import generate; d = generate(chargers=8, days=30); "

@@ -14,7 +14,8 @@ from evshare.model import Credential
 def credential_for(
     token: str, *, revoked: bool = False, not_after: int | None = None
 ) -> Credential:
-    return Credential("k", keys.hash_token(token), True, not_after, revoked)
+    end = None if not_after is None else datetime.fromtimestamp(not_after, UTC)
+    return Credential("k", keys.hash_token(token), True, end, revoked)
 
 
 def test_a_minted_key_is_well_formed_and_only_its_hash_is_kept() -> None:
@@ -42,11 +43,12 @@ def test_malformed_tokens_have_no_lookup_id(token: str) -> None:
 
 def test_accepts_only_the_same_live_token() -> None:
     token = keys.mint().token
-    assert keys.accepts(credential_for(token), token, now=100)
-    assert not keys.accepts(credential_for(token), keys.mint().token, now=100)
-    assert not keys.accepts(credential_for(token, revoked=True), token, now=100)
-    assert keys.accepts(credential_for(token, not_after=101), token, now=100)
-    assert not keys.accepts(credential_for(token, not_after=100), token, now=100)
+    now = datetime.fromtimestamp(100, UTC)
+    assert keys.accepts(credential_for(token), token, now=now)
+    assert not keys.accepts(credential_for(token), keys.mint().token, now=now)
+    assert not keys.accepts(credential_for(token, revoked=True), token, now=now)
+    assert keys.accepts(credential_for(token, not_after=101), token, now=now)
+    assert not keys.accepts(credential_for(token, not_after=100), token, now=now)
 
 
 @pytest.mark.parametrize("name", ["a", "rewatt", "site-A.1_x", "A" * 64])

@@ -47,7 +47,8 @@ def setting(
 class Settings:
     database_url: str = setting(
         "sqlite:///evshare.db",
-        "sqlite:///PATH (embedded, the default), postgresql://... or dynamodb://TABLE?region=R",
+        "sqlite:///PATH (embedded, the default), postgresql://..., dynamodb://TABLE?region=R "
+        "(memory://NAME: in this process only, for tests)",
     )
     profile: Profile = setting("1.2.0", "EnergSync contract version to serve")
     root_path: str = setting("", "base path the API is mounted under, e.g. /default")
@@ -86,10 +87,11 @@ class Settings:
             raise _Invalid("root_path", "must start with '/', e.g. /default")
         object.__setattr__(self, "root_path", root)
         if not self.database_url.startswith(
-            ("sqlite://", "postgresql://", "postgres://", "dynamodb://")
+            ("sqlite://", "postgresql://", "postgres://", "dynamodb://", "memory://")
         ):
             raise _Invalid(
-                "database_url", "must start with sqlite:///, postgresql:// or dynamodb://"
+                "database_url",
+                "must start with sqlite:///, postgresql:// or dynamodb:// (or memory:// in tests)",
             )
 
     @classmethod

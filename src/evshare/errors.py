@@ -11,6 +11,11 @@ EvshareError
 ├── ConfigError           a setting is missing or malformed
 ├── SchemaOutOfDate       the database schema is behind the code
 ├── KeyManagementError    a key-management request cannot be honoured
+│   ├── NoSuchKey         no key of that name
+│   ├── KeyExists         a key of that name exists already
+│   ├── NoSuchPlan        no plan of that name
+│   ├── PlanExists        a plan of that name exists already
+│   └── PlanInUse         keys are on the plan, so it cannot be deleted
 └── ImportFailed          an import was rejected; nothing was written
 """
 
@@ -80,6 +85,43 @@ class KeyManagementError(EvshareError):
     """A key-management request cannot be honoured (unknown name, duplicate name, ...)."""
 
     code = "key"
+
+
+class NoSuchKey(KeyManagementError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"there is no key named {name!r}; see `evshare keys list`")
+        self.name = name
+
+
+class KeyExists(KeyManagementError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a key named {name!r} already exists")
+        self.name = name
+
+
+class NoSuchPlan(KeyManagementError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"there is no plan named {name!r}; see `evshare plans list`")
+        self.name = name
+
+
+class PlanExists(KeyManagementError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a plan named {name!r} already exists")
+        self.name = name
+
+
+class PlanInUse(KeyManagementError):
+    """Keys are on the plan: a key must never point at a plan that is gone."""
+
+    def __init__(self, name: str, users: list[str]) -> None:
+        shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+        super().__init__(
+            f"the plan {name!r} is used by {len(users)} key(s): {shown}; move them to another "
+            "plan with `evshare keys set-plan KEY PLAN` first"
+        )
+        self.name = name
+        self.users = users
 
 
 class ImportFailed(EvshareError):

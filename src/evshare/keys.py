@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from evshare.errors import KeyManagementError
+from evshare.errors import KeyManagementError, NoSuchKey
 from evshare.model import ApiKey, Credential
 from evshare.store.port import KeyStore
 
@@ -50,8 +50,8 @@ def lookup_id_of(token: str) -> str | None:
     return token[len(PREFIX) : len(PREFIX) + _LOOKUP_LEN]
 
 
-def accepts(credential: Credential, token: str, now: int) -> bool:
-    """Whether `credential` accepts `token` at epoch second `now`."""
+def accepts(credential: Credential, token: str, now: datetime) -> bool:
+    """Whether `credential` accepts `token` at `now`."""
     matches = hmac.compare_digest(credential.secret_hash, hash_token(token))
     live = not credential.revoked and (credential.not_after is None or now < credential.not_after)
     return matches and live
@@ -101,7 +101,7 @@ async def rotate(store: KeyStore, name: str, *, now: datetime, grace: timedelta)
         raise KeyManagementError("the grace period cannot be negative")
     key = await store.get_key(name)
     if key is None:
-        raise KeyManagementError(f"there is no key named {name!r}")
+        raise NoSuchKey(name)
     if key.revoked_at is not None:
         raise KeyManagementError(f"the key {name!r} is revoked; create a new key instead")
     new = mint()

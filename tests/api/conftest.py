@@ -1,5 +1,6 @@
-"""A real evshare server (uvicorn, real HTTP on a free loopback port) over each store, seeded
-with a small data set built to sit on every edge the contract names."""
+"""The evshare app in-process (its real lifespan and request path, no socket) over each store,
+seeded with a small data set built to sit on every edge the contract names. `ServerThread`
+serves it over real HTTP (uvicorn) for the few tests that need a socket."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from evshare.api.app import create_app
 from evshare.config import load_settings
 from evshare.model import Charger, Session
 from evshare.store import open_store
+from tests.servers import InProcess
 
 T0 = datetime(2021, 1, 1, tzinfo=UTC)
 
@@ -87,13 +89,15 @@ class Keys:
 
 @dataclass(frozen=True)
 class Live:
-    base: str
+    app: InProcess
     keys: Keys
     database_url: str
 
     def client(self, key: str | None = None) -> httpx.Client:
-        headers = {} if key is None else {"x-api-key": key}
-        return httpx.Client(base_url=self.base, headers=headers, timeout=10)
+        return self.app.client(key)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.app.get(path, **kwargs)
 
 
 async def seed(database_url: str) -> Keys:
@@ -138,11 +142,16 @@ class ServerThread:
 
 
 def serve(database_url: str, **settings: Any) -> ServerThread:
+    """The app on a real uvicorn server in a thread."""
     return ServerThread(create_app(load_settings(database_url=database_url, **settings)))
+
+
+def in_process(database_url: str, **settings: Any) -> InProcess:
+    return InProcess(create_app(load_settings(database_url=database_url, **settings)))
 
 
 @pytest.fixture
 def live(database_url: str) -> Iterator[Live]:
     seeded = asyncio.run(seed(database_url))
-    with serve(database_url) as base:
-        yield Live(base, seeded, database_url)
+    with in_process(database_url) as app:
+        yield Live(app, seeded, database_url)

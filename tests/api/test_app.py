@@ -18,13 +18,13 @@ from evshare.config import load_settings
 from evshare.errors import Unavailable
 from evshare.model import Credential
 from tests.api.conformance import assert_conforms
-from tests.api.conftest import ALL_IDS, Live, seed, serve
+from tests.api.conftest import ALL_IDS, Live, in_process, seed
 
 SHARED_SPEC = Path(__file__).parents[3] / "shared" / "spec" / "energsync-1.2.0.yaml"
 
 
 def test_openapi_json_is_the_contract_as_is(live: Live) -> None:
-    served = httpx.get(live.base + "/openapi.json").json()
+    served = live.get("/openapi.json").json()
     packaged = Path(__file__).parents[2] / "src/evshare/api/energsync-1.2.0.yaml"
     assert served == yaml.safe_load(packaged.read_text())
 
@@ -36,20 +36,20 @@ def test_the_packaged_contract_is_the_shared_one() -> None:
 
 
 def test_docs_page_describes_every_operation(live: Live) -> None:
-    response = httpx.get(live.base + "/docs")
+    response = live.get("/docs")
     assert response.headers["content-type"].startswith("text/html")
     for path in ("/chargers", "/chargers/{chargerId}", "/chargers/{chargerId}/sessions"):
         assert f"GET {path}</code>" in response.text
 
 
 def test_health(live: Live) -> None:
-    response = httpx.get(live.base + "/health")
+    response = live.get("/health")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
 def test_other_methods_are_405_with_allow(live: Live, method: str) -> None:
-    response = httpx.request(method, live.base + "/chargers", headers={"x-api-key": live.keys.all})
+    response = live.app.request(method, "/chargers", headers={"x-api-key": live.keys.all})
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, HEAD"
     assert response.json()["code"] == "method_not_allowed"
@@ -57,8 +57,8 @@ def test_other_methods_are_405_with_allow(live: Live, method: str) -> None:
 
 def test_head_answers_like_get_without_a_body(live: Live) -> None:
     headers = {"x-api-key": live.keys.all}
-    got = httpx.get(live.base + "/chargers", headers=headers)
-    head = httpx.head(live.base + "/chargers", headers=headers)
+    got = live.get("/chargers", headers=headers)
+    head = live.app.head("/chargers", headers=headers)
     assert head.status_code == 200
     assert head.content == b""
     assert head.headers["content-length"] == str(len(got.content))
@@ -68,7 +68,7 @@ def test_head_answers_like_get_without_a_body(live: Live) -> None:
     "path", ["/", "/charger", "/chargers/", "/chargers/a/b", "/chargers/CH-001/sessions/x"]
 )
 def test_unknown_paths_are_404_in_the_error_shape(live: Live, path: str) -> None:
-    response = httpx.get(live.base + path, headers={"x-api-key": live.keys.all})
+    response = live.get(path, headers={"x-api-key": live.keys.all})
     assert (response.status_code, response.json()) == (
         404,
         {"message": "Not Found", "code": "not_found"},
@@ -76,41 +76,39 @@ def test_unknown_paths_are_404_in_the_error_shape(live: Live, path: str) -> None
 
 
 def test_a_request_id_is_echoed_or_generated(live: Live) -> None:
-    echoed = httpx.get(live.base + "/health", headers={"x-request-id": "abc-123"})
+    echoed = live.get("/health", headers={"x-request-id": "abc-123"})
     assert echoed.headers["x-request-id"] == "abc-123"
-    made = httpx.get(live.base + "/chargers")  # on errors too
-    invalid = httpx.get(live.base + "/health", headers={"x-request-id": b"bad id\xff"})
+    made = live.get("/chargers")  # on errors too
+    invalid = live.get("/health", headers={b"x-request-id": b"bad id\xff"})
     for response in (made, invalid):
         assert len(response.headers["x-request-id"]) == 32
 
 
 def test_responses_are_not_cached_by_intermediaries(live: Live) -> None:
-    response = httpx.get(live.base + "/chargers", headers={"x-api-key": live.keys.all})
+    response = live.get("/chargers", headers={"x-api-key": live.keys.all})
     assert response.headers["cache-control"] == "no-store"
 
 
 def test_a_base_path_matches_an_api_gateway_stage(database_url: str) -> None:
     seeded = asyncio.run(seed(database_url))
-    with serve(database_url, root_path="/default") as base:
+    with in_process(database_url, root_path="/default") as app:
         headers = {"x-api-key": seeded.all}
-        staged = httpx.get(base + "/default/chargers/CH-001", headers=headers)
-        plain = httpx.get(base + "/chargers/CH-001", headers=headers)
-        docs = httpx.get(base + "/default/docs")
+        staged = app.get("/default/chargers/CH-001", headers=headers)
+        plain = app.get("/chargers/CH-001", headers=headers)
+        docs = app.get("/default/docs")
     assert staged.status_code == plain.status_code == 200
     assert "/default/openapi.json" in docs.text
 
 
 def test_profile_1_0_7_lists_a_bare_array_without_paging(database_url: str) -> None:
     seeded = asyncio.run(seed(database_url))
-    with serve(database_url, profile="1.0.7") as base:
+    with in_process(database_url, profile="1.0.7") as app:
         headers = {"x-api-key": seeded.all}
-        everything = httpx.get(base + "/chargers?pageSize=1&page=3", headers=headers)
-        some = httpx.get(
-            base + "/chargers?chargerIds[]=CH-003&chargerIds[]=CH-001", headers=headers
-        )
-        spec = httpx.get(base + "/openapi.json").json()
-        detail = httpx.get(base + "/chargers/CH-001", headers=headers)
-    assert [c["id"] for c in assert_conforms(everything, "/chargers", "1.0.7")] == ALL_IDS  # type: ignore[union-attr]
+        everything = app.get("/chargers?pageSize=1&page=3", headers=headers)
+        some = app.get("/chargers?chargerIds[]=CH-003&chargerIds[]=CH-001", headers=headers)
+        spec = app.get("/openapi.json").json()
+        detail = app.get("/chargers/CH-001", headers=headers)
+    assert [c["id"] for c in assert_conforms(everything, "/chargers", "1.0.7")] == ALL_IDS
     assert [c["id"] for c in some.json()] == ["CH-001", "CH-003"]
     assert spec["info"]["version"] == "1.0.7"
     assert {p["name"] for p in spec["paths"]["/chargers"]["get"]["parameters"]} == {"chargerIds"}
@@ -121,8 +119,8 @@ def test_one_access_log_line_per_request_with_the_key_name_never_the_key(
     live: Live, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="evshare.access"):
-        httpx.get(live.base + "/chargers/CH-001?x=1", headers={"x-api-key": live.keys.all})
-        httpx.get(live.base + "/chargers", headers={"x-api-key": live.keys.revoked})
+        live.get("/chargers/CH-001?x=1", headers={"x-api-key": live.keys.all})
+        live.get("/chargers", headers={"x-api-key": live.keys.revoked})
     lines = [r.getMessage() for r in caplog.records if r.name == "evshare.access"]
     assert len(lines) == 2
     assert lines[0].startswith("GET /chargers/CH-001?x=1 200 ")

@@ -18,7 +18,7 @@ UNAUTHORIZED = {"message": "Unauthorized", "code": "unauthorized"}
 
 
 def get(live: Live, path: str, headers: dict[str, str]) -> httpx.Response:
-    return httpx.get(live.base + path, headers=headers, timeout=10)
+    return live.get(path, headers=headers)
 
 
 @pytest.mark.parametrize("path", ["/chargers", "/chargers/CH-001", "/chargers/CH-001/sessions"])

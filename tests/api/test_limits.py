@@ -1,4 +1,4 @@
-"""Usage plans over real HTTP, on each store: the RateLimit fields on every authenticated
+"""Usage plans through the app, on each SQL store: the RateLimit fields on every authenticated
 response, honest 429s, the order 401 > 429 > 400/404, the default plan, an unreachable limiter,
 and usage counted per key and day. The limiter is in memory with a clock the test moves."""
 
@@ -25,7 +25,8 @@ from evshare.limits import MemoryLimiter, UsageRow
 from evshare.model import Plan
 from evshare.store import Store, open_store, schema
 from tests.api.conformance import assert_conforms
-from tests.api.conftest import Live, ServerThread, seed
+from tests.api.conftest import Live, seed
+from tests.servers import InProcess
 
 NOON = datetime(2024, 11, 15, 12, tzinfo=UTC).timestamp()  # a Friday in a 30-day month
 MIDNIGHT = datetime(2024, 11, 16, tzinfo=UTC).timestamp()
@@ -58,14 +59,14 @@ class Clock:
 
 @dataclass
 class Limited:
-    base: str
+    app: InProcess
     tokens: dict[str, str]
     clock: Clock
     database_url: str
 
     def get(self, key: str | None, path: str = DETAIL) -> httpx.Response:
         headers = {} if key is None else {"x-api-key": self.tokens.get(key, key)}
-        return httpx.get(self.base + path, headers=headers, timeout=10)
+        return self.app.get(path, headers=headers)
 
 
 def fields(response: httpx.Response) -> tuple[str | None, str | None]:
@@ -99,8 +100,8 @@ def limited_app(database_url: str, clock: Clock, **settings: Any) -> EnergSyncAp
 def limited(database_url: str) -> Iterator[Limited]:
     tokens = asyncio.run(seed_plans(database_url))
     clock = Clock(NOON)
-    with ServerThread(limited_app(database_url, clock)) as base:
-        yield Limited(base, tokens, clock, database_url)
+    with InProcess(limited_app(database_url, clock)) as app:
+        yield Limited(app, tokens, clock, database_url)
 
 
 async def usage_of(database_url: str) -> list[UsageRow]:
@@ -233,8 +234,8 @@ def test_an_unreachable_limiter_applies_limiter_failure(database_url: str, failu
         database_url=database_url, redis_url="redis://127.0.0.1:1/0", limiter_failure=failure
     )
     with (
-        ServerThread(create_app(settings)) as base,
-        httpx.Client(base_url=base, timeout=10) as client,
+        InProcess(create_app(settings)) as app,
+        app.client() as client,
     ):
         tight = [client.get(DETAIL, headers={"x-api-key": tokens["k-tight"]}) for _ in range(4)]
         unlimited = client.get(DETAIL, headers={"x-api-key": tokens["k-unlimited"]})
@@ -253,12 +254,12 @@ def test_an_unreachable_limiter_applies_limiter_failure(database_url: str, failu
 def test_usage_is_counted_per_key_and_day_and_saved_at_shutdown(database_url: str) -> None:
     tokens = asyncio.run(seed_plans(database_url))
     day = datetime.now(UTC).date()
-    with ServerThread(limited_app(database_url, Clock(NOON))) as base:
+    with InProcess(limited_app(database_url, Clock(NOON))) as app:
         for key, times in (("k-tight", 5), ("k-standard", 3), ("k-unlimited", 2)):
             for _ in range(times):
-                httpx.get(base + DETAIL, headers={"x-api-key": tokens[key]})
-        httpx.get(base + "/chargers?pageSize=0", headers={"x-api-key": tokens["k-standard"]})
-        httpx.get(base + DETAIL)  # 401: nobody's usage
+                app.get(DETAIL, headers={"x-api-key": tokens[key]})
+        app.get("/chargers?pageSize=0", headers={"x-api-key": tokens["k-standard"]})
+        app.get(DETAIL)  # 401: nobody's usage
     if datetime.now(UTC).date() != day:
         pytest.skip("the UTC day changed during the test")
     assert asyncio.run(usage_of(database_url)) == [
@@ -276,9 +277,9 @@ def test_usage_is_flushed_while_serving(database_url: str) -> None:
         usage_flush_interval=0.05,
     )
     expected = [("k-tight", 3, 1)]
-    with ServerThread(app) as base:
+    with InProcess(app) as served:
         for _ in range(3):
-            httpx.get(base + DETAIL, headers={"x-api-key": tokens["k-tight"]})
+            served.get(DETAIL, headers={"x-api-key": tokens["k-tight"]})
         # Read while the server still runs: only the periodic flush can have written these.
         deadline = time.monotonic() + 10
         while True:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -71,7 +73,9 @@ def test_the_session_window_is_whole_utc_days(
     query: str, start: int | None, end: int | None
 ) -> None:
     window = params.session_query(parsed(query))
-    assert (window.start, window.end) == (start, end)
+    assert (window.start, window.end) == tuple(
+        None if t is None else datetime.fromtimestamp(t, UTC) for t in (start, end)
+    )
 
 
 def test_an_inverted_range_names_both_dates() -> None:

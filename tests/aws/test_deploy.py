@@ -22,6 +22,8 @@ from evshare.aws.package import build
 from evshare.store import schema
 from tests.aws.events import rest_event
 
+pytestmark = pytest.mark.process  # the CLI, cfn-lint and moto run as processes
+
 VARIANTS = [
     variant
     for variant in itertools.product(

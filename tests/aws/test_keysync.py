@@ -25,6 +25,8 @@ from evshare.model import Charger, Plan
 from evshare.store import Store, open_store, schema
 from tests.aws.events import Context, rest_event
 
+pytestmark = pytest.mark.process  # moto and the CLI run as processes
+
 EVSHARE = str(Path(sys.executable).with_name("evshare"))
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 GOLD = Plan("gold", rate=5, burst=10, quota=1000, period="day")

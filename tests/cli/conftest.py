@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-EVSHARE = str(Path(sys.executable).with_name("evshare"))
+from tests.servers import EVSHARE
 
 
 @dataclass(frozen=True)

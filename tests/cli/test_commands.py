@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import time
 
@@ -11,7 +10,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.cli.conftest import EVSHARE, Cli
+from tests.cli.conftest import Cli
+from tests.servers import EVSHARE, free_port
 
 KEY = re.compile(r"evs_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 
@@ -139,12 +139,6 @@ def test_serve_refuses_an_out_of_date_schema(cli: Cli) -> None:
     assert "run `evshare db upgrade`" in result.err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_demo_then_serve_answers_the_printed_curl_line(cli: Cli) -> None:
     first = cli("demo")
     assert first.code == 0
@@ -156,7 +150,7 @@ def test_demo_then_serve_answers_the_printed_curl_line(cli: Cli) -> None:
     assert key.group() != KEY.search(first.out).group()  # type: ignore[union-attr]
     assert "curl -s -H 'x-api-key: evs_" in second.out
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             EVSHARE,
@@ -185,10 +179,11 @@ def test_demo_then_serve_answers_the_printed_curl_line(cli: Cli) -> None:
         page = httpx.get(
             f"http://127.0.0.1:{port}/chargers?pageSize=3", headers={"x-api-key": key.group()}
         ).json()
+        first_key = KEY.search(first.out)
+        assert first_key is not None
         old = httpx.get(
-            f"http://127.0.0.1:{port}/chargers",
-            headers={"x-api-key": KEY.search(first.out).group()},
-        )  # type: ignore[union-attr]
+            f"http://127.0.0.1:{port}/chargers", headers={"x-api-key": first_key.group()}
+        )
     finally:
         server.terminate()
         _, err = server.communicate(timeout=20)

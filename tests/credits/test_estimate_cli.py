@@ -108,3 +108,19 @@ def test_estimate_errors_name_the_flag(cli: Cli, args: list[str], message: str) 
     result = cli("credits", "estimate", *args)
     assert result.code != 0
     assert message in result.err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["credits"],
+        ["credits", "estimate"],
+        ["credits", "report"],
+        ["credits", "export"],
+        ["audit"],
+    ],
+)
+def test_every_credits_command_has_help(cli: Cli, command: list[str]) -> None:
+    result = cli(*command, "--help")
+    assert result.code == 0
+    assert "Usage: evshare" in result.out

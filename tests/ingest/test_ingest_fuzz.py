@@ -1,5 +1,7 @@
 """Whatever a file holds, reading it yields rows and RowErrors or raises ImportFailed: never a
-traceback from some other exception."""
+traceback from some other exception. And what comes out keeps the domain's promises: a value
+the builder accepts lies within its field's bounds and survives the store's rows unchanged; a
+RowError names a field of the record as the file names it, with the value it found there."""
 
 from __future__ import annotations
 
@@ -11,12 +13,20 @@ from hypothesis import strategies as st
 
 from evshare.errors import ImportFailed
 from evshare.ingest import RowError
+from evshare.ingest.fields import zone
 from evshare.ingest.formats import Record, read_csv, read_ndjson
 from evshare.ingest.jsonarray import read_array
-from evshare.ingest.mapping import CONTRACT, SESSION_FIELDS, Mapping, parse_mapping
+from evshare.ingest.mapping import (
+    CHARGER_FIELDS,
+    CONTRACT,
+    SESSION_FIELDS,
+    Mapping,
+    parse_mapping,
+)
 from evshare.ingest.ocpi import cdr_builder, location_builder
 from evshare.ingest.validate import charger_builder, session_builder
-from evshare.model import Charger, Session
+from evshare.model import Charger, Session, to_contract
+from evshare.store.rows import charger_from_row, charger_row, session_from_row, session_row
 from tests.ingest.support import lookup
 
 # Values near the edge of what each field takes, and plain junk.
@@ -53,10 +63,6 @@ json_values = st.recursive(
     ),
     max_leaves=8,
 )
-CHARGER_NAMES = [
-    "id", "name", "serialNumber", "model", "manufacturer", "maxOutputPower", "maxAvailableCurrent",
-    "outputVoltage", "numberOfConnectors", "timeZone", "latitude", "longitude", "commissioningDate",
-]  # fmt: skip
 mappings = st.sampled_from(
     [
         CONTRACT,
@@ -87,15 +93,62 @@ def test_any_session_record_is_a_session_or_a_row_error(
     record: dict[str, object], mapping: Mapping, known: dict[str, str | None] | None
 ) -> None:
     build = session_builder("f", mapping, None if known is None else lookup(known), None)
-    assert isinstance(build(1, record), Session | RowError)
+    built = build(1, record)
+    if isinstance(built, RowError):
+        assert_names_a_field(built, record, mapping, SESSION_FIELDS)
+        return
+    assert isinstance(built, Session)
+    assert built.id
+    assert built.charger_id
+    for moment in (built.start_time, built.end_time):
+        if moment is not None:
+            assert moment.utcoffset() is not None
+            assert moment.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+            assert moment.microsecond == 0
+    assert built.energy_wh >= 0
+    if built.end_time is not None:
+        assert built.end_time >= built.start_time
+        span = (built.end_time - built.start_time).total_seconds()
+        assert built.charging_duration_s is None or 0 <= built.charging_duration_s <= span
+    assert session_from_row(session_row(built)) == built
+    assert to_contract(built)["id"] == built.id
 
 
 @settings(max_examples=300)
-@given(record=st.dictionaries(st.sampled_from(CHARGER_NAMES), json_values), mapping=mappings)
+@given(record=st.dictionaries(st.sampled_from(CHARGER_FIELDS), json_values), mapping=mappings)
 def test_any_charger_record_is_a_charger_or_a_row_error(
     record: dict[str, object], mapping: Mapping
 ) -> None:
-    assert isinstance(charger_builder("f", mapping, None)(1, record), Charger | RowError)
+    built = charger_builder("f", mapping, None)(1, record)
+    if isinstance(built, RowError):
+        assert_names_a_field(built, record, mapping, CHARGER_FIELDS)
+        return
+    assert isinstance(built, Charger)
+    assert built.id
+    assert built.name
+    assert (built.latitude is None) == (built.longitude is None)
+    if built.latitude is not None and built.longitude is not None:
+        assert -90 <= built.latitude <= 90
+        assert -180 <= built.longitude <= 180
+    for quantity in (
+        built.max_output_power_w,
+        built.max_available_current_a,
+        built.output_voltage_v,
+    ):
+        assert quantity is None or quantity >= 0
+    assert built.number_of_connectors is None or built.number_of_connectors >= 1
+    assert built.time_zone is None or zone(built.time_zone) is not None
+    assert charger_from_row(charger_row(built)) == built
+    assert set(to_contract(built)) <= set(CHARGER_FIELDS)
+
+
+def assert_names_a_field(
+    error: RowError, record: dict[str, object], mapping: Mapping, names: tuple[str, ...]
+) -> None:
+    """A row error points at a column the mapping reads, and shows what the record holds there."""
+    assert error.field in {mapping.column(name) for name in names}
+    assert error.value == record.get(error.field)
+    assert error.reason
 
 
 ocpi_values = st.recursive(

@@ -8,7 +8,6 @@ import gzip
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,9 +21,9 @@ from evshare.errors import ImportFailed
 from evshare.ingest import RowError
 from evshare.ingest.load import ImportReport, Kind, run_import
 from evshare.store import Store, open_store
+from tests.servers import EVSHARE
 
 T = TypeVar("T")
-EVSHARE = str(Path(sys.executable).with_name("evshare"))
 
 
 def charger(n: int, **extra: Any) -> dict[str, Any]:
@@ -164,6 +163,7 @@ def test_a_file_that_breaks_part_way_leaves_nothing(chargers_loaded: str, tmp_pa
     assert exported(chargers_loaded)[1] == []
 
 
+@pytest.mark.process
 def test_export_then_import_round_trips(chargers_loaded: str, tmp_path: Path) -> None:
     load(
         chargers_loaded,
@@ -195,6 +195,7 @@ def _wait_until_halfway(pid: int, size: int) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.process
 def test_a_killed_import_leaves_the_store_as_it_was_and_a_rerun_completes(
     chargers_loaded: str, tmp_path: Path
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Literal
 
@@ -77,6 +78,36 @@ async def test_closed_raises_unavailable_and_rests_the_backend_for_the_cooldown(
     clock.now += 1.5
     assert await limiter.admit("k", PLAN) is ADMITTED
     assert (len(backend.calls), limiter.fail_open_count) == (2, 0)
+
+
+class Straggler(Backend):
+    """A backend whose first call hangs until released, then fails: a call that was in flight
+    while the backend recovered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def admit(self, key: str, plan: Plan) -> Decision:
+        if not self.calls:
+            self.calls.append((key, plan))
+            await self.release.wait()
+            raise Unavailable("Redis: connection reset")
+        return await super().admit(key, plan)
+
+
+async def test_a_call_in_flight_before_a_success_does_not_rest_the_backend_again() -> None:
+    backend, clock = Straggler(), Clock()
+    limiter = GuardedLimiter(backend, "closed", cooldown=1.0, clock=clock)
+    straggler = asyncio.create_task(limiter.admit("k", PLAN))
+    await asyncio.sleep(0)  # the straggler is in flight
+    assert await limiter.admit("k", PLAN) is ADMITTED  # a later call succeeds
+    backend.release.set()
+    with pytest.raises(Unavailable):
+        await straggler
+    # The backend answered after the straggler began: no rest, the next call goes to it.
+    assert await limiter.admit("k", PLAN) is ADMITTED
+    assert len(backend.calls) == 3
 
 
 async def test_open_admits_unchecked_and_counts() -> None:

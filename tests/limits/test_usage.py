@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from evshare.limits.usage import UsageCounter, UsageRow
+from evshare.limits.usage import UsageCounter
+from evshare.model import UsageRow
 
 MON, TUE = date(2024, 1, 1), date(2024, 1, 2)
 

@@ -7,22 +7,14 @@ whatever happens; every wait is bounded.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import psycopg
 import pytest
 
@@ -31,7 +23,6 @@ from evshare.config import load_settings
 from evshare.model import Charger, Session
 from evshare.store import open_store, schema
 
-EVSHARE = str(Path(sys.executable).with_name("evshare"))
 CHARGER = Charger(id="CH-001", name="Calgary L2", max_output_power_w=7200, number_of_connectors=2)
 SESSION = Session(
     id="s-1",
@@ -41,12 +32,6 @@ SESSION = Session(
     energy_wh=17934.1,
     charging_duration_s=3000,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def with_port(database_url: str, port: int) -> str:
@@ -95,54 +80,3 @@ def served_database(postgres_url: str) -> Iterator[Served]:
     with new_database(postgres_url) as url:
         schema.upgrade(url)
         yield Served(url, asyncio.run(_seed(url)))
-
-
-@dataclass
-class Server:
-    base: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-
-def server_env(database_url: str, **extra: str) -> dict[str, str]:
-    return {**os.environ, "EVSHARE_DATABASE_URL": database_url, **extra}
-
-
-@contextmanager
-def serve(env: dict[str, str], log: Path, *args: str) -> Iterator[Server]:
-    """`evshare serve` on a free port, yielded once /health answers 200."""
-    port = free_port()
-    with log.open("w") as stderr:
-        process = subprocess.Popen(
-            [EVSHARE, "serve", "--port", str(port), *args],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,  # its own process group: workers go with it
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, log)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited with {process.returncode}:\n{server.output()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(server.base + "/health", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not answer within 30 s:\n{server.output()}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        else:
-            with contextlib.suppress(ProcessLookupError):  # a worker the supervisor left behind
-                os.killpg(process.pid, signal.SIGKILL)

@@ -15,7 +15,7 @@ import pytest
 from evshare.config import load_settings
 from evshare.errors import Unavailable
 from evshare.model import Charger
-from evshare.store import Scope, open_store
+from evshare.store import Visibility, open_store
 from evshare.store.postgres import PostgresStore
 from evshare.store.postgres.connection import Connection
 from tests.postgres.conftest import with_port
@@ -23,7 +23,7 @@ from tests.postgres.proxy import Proxy
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
-EVERYONE = Scope("admin", all_chargers=True)
+EVERYONE = Visibility("admin", all_chargers=True)
 # The deadline of a one-statement call here: 1 s to get a connection + 1 s statement + 1 s margin.
 DEADLINE_S = 3.0
 SLACK_S = 1.0

@@ -23,15 +23,9 @@ import orjson
 import psycopg
 import pytest
 
-from tests.postgres.conftest import (
-    EVSHARE,
-    Served,
-    Server,
-    serve,
-    server_env,
-    with_port,
-)
+from tests.postgres.conftest import Served, with_port
 from tests.postgres.proxy import Proxy
+from tests.servers import EVSHARE, Server, serve, server_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

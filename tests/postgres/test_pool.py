@@ -13,15 +13,16 @@ import pytest
 from evshare.config import load_settings
 from evshare.errors import Unavailable
 from evshare.model import Charger
-from evshare.store import Scope, open_store
+from evshare.store import Visibility, open_store
 from evshare.store.postgres import PostgresStore
 from evshare.store.postgres.connection import Connection
 from evshare.store.sqlite import SqliteStore
-from tests.postgres.conftest import free_port, with_port
+from tests.postgres.conftest import with_port
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
-EVERYONE = Scope("admin", all_chargers=True)
+EVERYONE = Visibility("admin", all_chargers=True)
 Opener = Callable[..., Awaitable[PostgresStore]]
 
 

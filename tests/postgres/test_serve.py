@@ -21,7 +21,7 @@ from alembic.config import Config
 from evshare.config import load_settings
 from evshare.errors import SchemaOutOfDate
 from evshare.store import open_store, schema
-from tests.postgres.conftest import EVSHARE, serve, server_env
+from tests.servers import EVSHARE, serve, server_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -1,5 +1,6 @@
 """The store contract (store/port.py), on every store: each test runs once per adapter through the
-`database_url` fixture, and asserts what the port promises, edge cases included."""
+`store_url` fixture (memory, SQLite, PostgreSQL), and asserts what the port promises, edge cases
+included."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ import psycopg
 import pytest
 
 from evshare.config import load_settings
-from evshare.errors import KeyManagementError
-from evshare.model import ApiKey, Charger, Session, epoch
-from evshare.store import Scope, Store, UpsertCounts, open_store, schema
+from evshare.errors import KeyManagementError, NoSuchPlan
+from evshare.model import UNLIMITED_PLAN, ApiKey, Charger, Plan, Session
+from evshare.store import Store, UpsertCounts, Visibility, open_store, schema
+from evshare.store.memory import MemoryStore
 
 pytestmark = pytest.mark.anyio
 
-EVERYONE = Scope("admin", all_chargers=True)
+EVERYONE = Visibility("admin", all_chargers=True)
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 NOW = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
 
@@ -112,8 +114,8 @@ SERVED_FOR_FULL = [BEFORE, FIRST, SAME_START_A, SAME_START_B, LAST, AFTER]
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(load_settings(database_url=database_url))
+async def store(store_url: str) -> AsyncIterator[Store]:
+    opened = await open_store(load_settings(database_url=store_url))
     yield opened
     await opened.close()
 
@@ -125,15 +127,15 @@ async def loaded(store: Store) -> Store:
     return store
 
 
-async def scoped_key(store: Store, name: str, charger_ids: list[str]) -> Scope:
+async def scoped_key(store: Store, name: str, charger_ids: list[str]) -> Visibility:
     key = ApiKey(name=name, all_chargers=False, created_at=NOW, charger_ids=frozenset(charger_ids))
     await store.create_key(key, f"lookup-{name}", b"hash")
-    return Scope(name, all_chargers=False)
+    return Visibility(name, all_chargers=False)
 
 
 async def listed(
     store: Store,
-    scope: Scope = EVERYONE,
+    scope: Visibility = EVERYONE,
     ids: list[str] | None = None,
     offset: int = 0,
     limit: int | None = None,
@@ -142,7 +144,9 @@ async def listed(
     return orjson.loads(body), total
 
 
-async def ids_listed(store: Store, scope: Scope = EVERYONE, **kwargs: Any) -> tuple[list[str], int]:
+async def ids_listed(
+    store: Store, scope: Visibility = EVERYONE, **kwargs: Any
+) -> tuple[list[str], int]:
     chargers, total = await listed(store, scope, **kwargs)
     return [c["id"] for c in chargers], total
 
@@ -153,8 +157,8 @@ async def sessions(
     body = await store.sessions_json(
         EVERYONE,
         charger,
-        None if start is None else epoch(start),
-        None if end is None else epoch(end),
+        start,
+        end,
     )
     return None if body is None else orjson.loads(body)
 
@@ -247,7 +251,7 @@ async def test_a_scoped_key_sees_only_the_chargers_granted_to_it(loaded: Store) 
 
 async def test_a_scope_names_its_own_key_only(loaded: Store) -> None:
     await scoped_key(loaded, "other", ["CA-0002"])
-    stranger = Scope("nobody", all_chargers=False)
+    stranger = Visibility("nobody", all_chargers=False)
     assert await ids_listed(loaded, stranger) == ([], 0)
     assert await loaded.charger_json(stranger, "CA-0002") is None
     assert await loaded.sessions_json(stranger, "CA-0002", None, None) is None
@@ -270,7 +274,7 @@ async def test_sessions_come_by_start_then_id_and_in_progress_ones_never(loaded:
 
 
 async def test_a_session_renders_as_the_contract_says(loaded: Store) -> None:
-    body = await loaded.sessions_json(EVERYONE, "CA-0002", epoch(T0), epoch(T0) + 1)
+    body = await loaded.sessions_json(EVERYONE, "CA-0002", T0, T0 + timedelta(seconds=1))
     assert body is not None
     [first] = orjson.loads(body)
     assert first == {
@@ -289,7 +293,7 @@ async def test_a_session_renders_as_the_contract_says(loaded: Store) -> None:
     last = await sessions(loaded, "CA-0002", LAST.start_time, AFTER.start_time)
     assert last == [session_json(LAST)]
     assert b'"energy":17934.1,' in (
-        await loaded.sessions_json(EVERYONE, "CA-0002", epoch(LAST.start_time), None) or b""
+        await loaded.sessions_json(EVERYONE, "CA-0002", LAST.start_time, None) or b""
     )
 
 
@@ -349,6 +353,7 @@ async def test_an_id_given_twice_in_one_call_counts_once_and_the_last_wins(store
 
 async def test_a_failed_write_leaves_nothing_behind(store: Store) -> None:
     broken = Charger(id="CA-2", name=None)  # type: ignore[arg-type]
+    # A database's NOT NULL constraint, or the memory and DynamoDB stores' own check.
     with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError, ValueError)):
         await store.upsert_chargers([Charger(id="CA-1", name="fine"), broken])
     assert await store.count_chargers() == 0
@@ -371,11 +376,21 @@ async def test_keys_round_trip_in_byte_order_of_name(store: Store) -> None:
         plan="basic",
     )
     admin, zulu = api_key("Admin"), api_key("Zulu")
+    await store.create_plan(Plan("basic", rate=1, burst=1))
     for n, key in enumerate((partner, admin, zulu)):
         await store.create_key(key, f"lookup{n}", bytes([n]) * 32)
     assert await store.list_keys() == [admin, zulu, partner]
     assert await store.get_key("partner") == partner
     assert await store.get_key("PARTNER") is None
+
+
+async def test_a_key_is_created_only_on_a_plan_that_exists(store: Store) -> None:
+    with pytest.raises(NoSuchPlan, match="there is no plan named 'gold'"):
+        await store.create_key(api_key("ops", plan="gold"), "lookup1", b"1" * 32)
+    assert await store.list_keys() == []
+    assert await store.find_credential("lookup1") is None
+    await store.create_key(api_key("free", plan=UNLIMITED_PLAN), "lookup2", b"2" * 32)
+    assert await store.get_key("free") == api_key("free", plan=UNLIMITED_PLAN)
 
 
 async def test_a_key_name_is_taken_once(store: Store) -> None:
@@ -395,7 +410,7 @@ async def test_a_credential_carries_what_authentication_needs(store: Store) -> N
     assert credential.key_name == "partner"
     assert credential.secret_hash == b"\x00\xff" * 16
     assert credential.all_chargers is False
-    assert credential.not_after == epoch(expires)
+    assert credential.not_after == expires
     assert credential.revoked is False
     assert credential.plan is None
 
@@ -424,9 +439,9 @@ async def test_a_new_secret_retires_the_older_ones_at_the_given_time(store: Stor
     assert second is not None
     assert third is not None
     # Each secret ends at the earliest of: its retirement, the key's expiry.
-    assert first.not_after == epoch(NOW + timedelta(days=1))  # not pushed later by the 2nd
-    assert second.not_after == epoch(NOW + timedelta(days=2))
-    assert third.not_after == epoch(expires)
+    assert first.not_after == NOW + timedelta(days=1)  # not pushed later by the 2nd
+    assert second.not_after == NOW + timedelta(days=2)
+    assert third.not_after == expires
     assert third.secret_hash == b"3" * 32
     assert third.key_name == "ops"
     with pytest.raises(KeyManagementError, match="there is no key named 'ghost'"):
@@ -437,13 +452,14 @@ async def test_a_new_secret_retires_the_older_ones_at_the_given_time(store: Stor
 # --- the same answers from every store ---------------------------------------------------------
 
 
-async def test_both_stores_render_the_same_json_for_the_same_data(
+async def test_every_store_renders_the_same_json_for_the_same_data(
     tmp_path: Path, postgres_database: str
 ) -> None:
     sqlite_url = f"sqlite:///{tmp_path / 'same.db'}"
     schema.upgrade(sqlite_url)
+    memory_url = "memory://same-json"
     answers = []
-    for url in (sqlite_url, postgres_database):
+    for url in (memory_url, sqlite_url, postgres_database):
         store = await open_store(load_settings(database_url=url))
         try:
             await _empty(store, url)
@@ -453,8 +469,10 @@ async def test_both_stores_render_the_same_json_for_the_same_data(
             answers.append(await _every_answer(store, scope))
         finally:
             await store.close()
-    on_sqlite, on_postgres = answers
+    MemoryStore.forget("same-json")
+    in_memory, on_sqlite, on_postgres = answers
     assert on_postgres == on_sqlite
+    assert in_memory == on_sqlite
 
 
 async def _empty(store: Store, url: str) -> None:
@@ -464,7 +482,7 @@ async def _empty(store: Store, url: str) -> None:
     assert await store.count_chargers() == 0
 
 
-async def _every_answer(store: Store, scope: Scope) -> list[Any]:
+async def _every_answer(store: Store, scope: Visibility) -> list[Any]:
     answers: list[Any] = []
     for who in (EVERYONE, scope):
         for ids in (None, ["Zeta", "CA-0002", "missing"]):
@@ -474,9 +492,9 @@ async def _every_answer(store: Store, scope: Scope) -> list[Any]:
         for charger in [*IDS_IN_BYTE_ORDER, "missing"]:
             detail = await store.charger_json(who, charger)
             answers.append(None if detail is None else orjson.loads(detail))
-            for start, end in ((None, None), (epoch(T0), epoch(T0 + timedelta(days=4)))):
-                body = await store.sessions_json(who, charger, start, end)
-                answers.append(None if body is None else orjson.loads(body))
+            for start, end in ((None, None), (T0, T0 + timedelta(days=4))):
+                found = await store.sessions_json(who, charger, start, end)
+                answers.append(None if found is None else orjson.loads(found))
     return answers
 
 
@@ -536,7 +554,7 @@ async def test_exports_give_back_every_row_in_order_in_progress_too(loaded: Stor
         SESSIONS, key=lambda s: (s.charger_id.encode(), s.start_time, s.id.encode())
     )
     assert OPEN in everything
-    one = [s async for s in loaded.export_sessions("CA-0002", epoch(T0), epoch(LAST.start_time))]
+    one = [s async for s in loaded.export_sessions("CA-0002", T0, LAST.start_time)]
     assert one == [FIRST, SAME_START_A, SAME_START_B, OPEN]
     assert [s async for s in loaded.export_sessions("missing", None, None)] == []
 
@@ -551,5 +569,5 @@ async def test_an_export_larger_than_any_page_misses_and_repeats_nothing(store: 
     await store.upsert_sessions(many)
     everything = [s.id async for s in store.export_sessions(None, None, None)]
     assert everything == [s.id for s in many]
-    later = [s async for s in store.export_sessions("CA-0010", epoch(T0) + 1000, None)]
+    later = [s async for s in store.export_sessions("CA-0010", T0 + timedelta(seconds=1000), None)]
     assert later == [s for s in many[6001:] if s.start_time >= T0 + timedelta(seconds=1000)]

@@ -73,7 +73,7 @@ async def test_every_api_read_is_a_get_a_batch_get_or_a_query(dynamo: DynamoStor
             await dynamo.chargers_json(who, ids, 0, None)
         await dynamo.charger_json(who, "CA-0002")
         await dynamo.sessions_json(who, "CA-0002", None, None)
-        await dynamo.sessions_json(who, "CA-0002", 1740787200, 1741046400)
+        await dynamo.sessions_json(who, "CA-0002", T0, T0 + timedelta(days=3))
     assert seen
     assert set(seen) <= {"GetItem", "BatchGetItem", "Query"}
 
@@ -248,7 +248,7 @@ async def test_the_limiter_never_lets_two_containers_spend_one_token(dynamodb_ur
     assert isinstance(a_store, DynamoStore)
     assert isinstance(b_store, DynamoStore)
     b = DynamoLimiter(b_store._db)
-    interleaved = []
+    interleaved: list[bool] = []
 
     def b_spends_first() -> None:
         if not interleaved:

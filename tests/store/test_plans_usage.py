@@ -25,8 +25,8 @@ D1, D2, D3 = date(2026, 1, 4), date(2026, 1, 5), date(2026, 1, 6)
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(load_settings(database_url=database_url))
+async def store(store_url: str) -> AsyncIterator[Store]:
+    opened = await open_store(load_settings(database_url=store_url))
     yield opened
     await opened.close()
 

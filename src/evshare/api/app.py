@@ -38,7 +38,7 @@ from evshare.limits import (
     UsageCounter,
     build_limiter,
 )
-from evshare.store import Scope as Visibility
+from evshare.model import Visibility
 from evshare.store import Store, open_store
 
 access_log = logging.getLogger("evshare.access")

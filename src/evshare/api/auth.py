@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
 from evshare import keys
@@ -32,7 +32,7 @@ async def authenticate(store: ReadStore, token: str | None) -> Credential:
     if lookup_id is None:
         raise Unauthorized("malformed credential")
     credential = await store.find_credential(lookup_id)
-    if credential is None or not keys.accepts(credential, token, int(time.time())):
+    if credential is None or not keys.accepts(credential, token, datetime.now(UTC)):
         raise Unauthorized("unknown, revoked or expired credential")
     return credential
 
@@ -55,7 +55,7 @@ async def authenticate_gateway(
     if not key_id or api_key is None:
         raise Unauthorized("no API Gateway key in the request context")
     credential = await store.find_credential(GATEWAY_LOOKUP_PREFIX + str(key_id))
-    now = int(time.time())
+    now = datetime.now(UTC)
     if (
         credential is None
         or credential.revoked

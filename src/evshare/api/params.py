@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import unquote_to_bytes
 
 from evshare.errors import InvalidParameter
@@ -14,7 +14,6 @@ MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 10
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _CHARGER_IDS = ("chargerIds", "chargerIds[]")
 
 
@@ -31,8 +30,8 @@ class ChargerQuery:
 
 @dataclass(frozen=True, slots=True)
 class SessionQuery:
-    start: int | None  # epoch seconds, inclusive
-    end: int | None  # epoch seconds, exclusive
+    start: datetime | None  # inclusive
+    end: datetime | None  # exclusive
 
 
 def _decoded(text: str) -> str:
@@ -125,8 +124,8 @@ def _day(params: dict[str, list[str]], name: str) -> date | None:
         raise problem from None
 
 
-def _midnight(day: date) -> int:
-    return (day.toordinal() - _EPOCH_ORDINAL) * 86400
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
 
 
 def session_query(params: dict[str, list[str]]) -> SessionQuery:
@@ -139,5 +138,6 @@ def session_query(params: dict[str, list[str]]) -> SessionQuery:
         )
     return SessionQuery(
         start=None if start is None else _midnight(start),
-        end=None if end is None else _midnight(end) + 86400,
+        # Through the end of endDate; the last day there is leaves no later start to exclude.
+        end=None if end is None or end == date.max else _midnight(end + timedelta(days=1)),
     )

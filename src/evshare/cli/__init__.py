@@ -9,6 +9,8 @@ import sys
 import typer
 
 from evshare.cli import aws, credits, db, keys, plans
+from evshare.cli.audit import audit
+from evshare.cli.check import check
 from evshare.cli.common import err_console
 from evshare.cli.demo import demo
 from evshare.cli.imports import export_app, import_app
@@ -32,6 +34,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(credits.app, name="credits")
+app.command("audit")(audit)
+app.command("check")(check)
 app.add_typer(aws.app, name="aws")
 
 

@@ -14,8 +14,8 @@ app = typer.Typer(help="Create and migrate the database schema.", no_args_is_hel
 def upgrade(database_url: DatabaseUrl = None) -> None:
     """Bring the database schema to the version this evshare needs (safe to repeat)."""
     settings = settings_from(database_url=database_url)
-    before = schema.state(settings.database_url).current
-    after = schema.upgrade(settings.database_url)
+    before = schema.state(settings.database_url, settings.db_connect_timeout).current
+    after = schema.upgrade(settings.database_url, settings.db_connect_timeout)
     if before == after.current:
         console.print(f"schema already at {after.current}")
     else:
@@ -26,7 +26,7 @@ def upgrade(database_url: DatabaseUrl = None) -> None:
 def current(database_url: DatabaseUrl = None) -> None:
     """Show the schema version of the database and whether it is up to date."""
     settings = settings_from(database_url=database_url)
-    found = schema.state(settings.database_url)
+    found = schema.state(settings.database_url, settings.db_connect_timeout)
     status = "up to date" if found.up_to_date else "out of date: run `evshare db upgrade`"
     console.print(f"schema {found.current or 'empty'} (this evshare needs {found.head}): {status}")
     if settings.database_url.startswith("dynamodb://") and found.current is not None:

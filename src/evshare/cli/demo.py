@@ -45,7 +45,7 @@ def demo(
     """Create the schema, load demo chargers and a year of sessions if the database is empty,
     and print a fresh demo key with a ready-to-paste curl line."""
     settings = settings_from(database_url=database_url)
-    schema.upgrade(settings.database_url)
+    schema.upgrade(settings.database_url, settings.db_connect_timeout)
     chargers, sessions, token = with_store(settings, _load_and_key)
     if chargers:
         err_console.print(f"loaded demo data: {chargers} chargers, {sessions} sessions")

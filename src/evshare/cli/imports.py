@@ -9,7 +9,8 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -21,9 +22,8 @@ from evshare.errors import ConfigError
 from evshare.ingest import RowError, load_mapping
 from evshare.ingest.load import ImportReport, Kind, run_import
 from evshare.ingest.mapping import CHARGER_FIELDS, SESSION_FIELDS
-from evshare.model import Charger, Session, epoch
+from evshare.model import Charger, Session, to_contract
 from evshare.store import Store, open_store
-from evshare.store.rows import charger_row
 
 import_app = typer.Typer(help="Import chargers or sessions from files.", no_args_is_help=True)
 export_app = typer.Typer(
@@ -205,24 +205,11 @@ import_app.command("ocpi-cdrs")(
 
 
 def charger_wire(c: Charger) -> dict[str, Any]:
-    # The chargers table's columns run in the contract's field order.
-    return {k: v for k, v in zip(CHARGER_FIELDS, charger_row(c), strict=True) if v is not None}
-
-
-def _utc(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return to_contract(c)
 
 
 def session_wire(s: Session) -> dict[str, Any]:
-    values = (
-        s.id,
-        s.charger_id,
-        s.energy_wh,
-        _utc(s.start_time),
-        None if s.end_time is None else _utc(s.end_time),
-        s.charging_duration_s,
-    )
-    return {k: v for k, v in zip(SESSION_FIELDS, values, strict=True) if v is not None}
+    return to_contract(s)
 
 
 async def _write_rows(
@@ -303,10 +290,9 @@ def export_sessions(
 ) -> None:
     """Sessions (in progress too), by charger then start, in the contract's field names."""
     days = day_range(start, end)
-    first, last = (
-        None if d is None else epoch(datetime(d.year, d.month, d.day, tzinfo=UTC)) for d in days
-    )
-    last = None if last is None else last + 86400  # through the end of that UTC day
+    first, last = (None if d is None else datetime.combine(d, clock_time(), UTC) for d in days)
+    # Through the end of that UTC day (the last day there is: no later start to exclude).
+    last = None if last is None or last.date() == date.max else last + timedelta(days=1)
 
     async def rows(store: Store) -> AsyncIterator[dict[str, Any]]:
         async for session in store.export_sessions(charger, first, last):

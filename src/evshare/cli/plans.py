@@ -18,7 +18,7 @@ from evshare.cli.common import (
     settings_from,
     with_store,
 )
-from evshare.errors import ConfigError, KeyManagementError
+from evshare.errors import ConfigError, KeyManagementError, NoSuchPlan
 from evshare.limits import UNLIMITED, check_plan
 from evshare.model import ApiKey, Period, Plan
 from evshare.store import Store
@@ -31,9 +31,9 @@ app = typer.Typer(
 
 
 async def require_plan(store: PlanStore, name: str) -> None:
-    """KeyManagementError unless a key can be put on the plan `name`."""
+    """NoSuchPlan unless a key can be put on the plan `name`."""
     if name != UNLIMITED.name and await store.get_plan(name) is None:
-        raise KeyManagementError(f"there is no plan named {name!r}; see `evshare plans list`")
+        raise NoSuchPlan(name)
 
 
 def throttle_text(plan: Plan) -> str:

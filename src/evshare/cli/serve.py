@@ -72,7 +72,7 @@ def serve(
         access_log=access_log,
         database_url=database_url,
     )
-    require_current(settings.database_url)
+    require_current(settings.database_url, settings.db_connect_timeout)
     export_settings(settings)
     if not settings.access_log:
         os.environ["EVSHARE_ACCESS_LOG"] = "false"

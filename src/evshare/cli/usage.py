@@ -16,7 +16,7 @@ from evshare.cli.common import (
     settings_from,
     with_store,
 )
-from evshare.errors import KeyManagementError
+from evshare.errors import NoSuchKey
 from evshare.limits import UsageRow
 from evshare.store import Store
 
@@ -39,7 +39,7 @@ def usage(
 
     async def fetch(store: Store) -> list[UsageRow]:
         if key is not None and await store.get_key(key) is None:
-            raise KeyManagementError(f"there is no key named {key!r}")
+            raise NoSuchKey(key)
         return await store.usage(key, start, end)
 
     rows = with_store(settings, fetch)

@@ -34,11 +34,13 @@ _LARGEST_WHOLE = 2**53  # integers a float and every store's integer column hold
 
 
 class Invalid(Exception):
-    """A value a field cannot take; `reason` says why, for the person fixing the file."""
+    """A value a field cannot take; `reason` says why, for the person fixing the file. `field`
+    names the field at fault when it is not the one being read."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, field: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.field = field
 
 
 def text(value: object) -> str | None:

@@ -16,25 +16,16 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, TypeVar
 
+from evshare import model
 from evshare.errors import ImportFailed
 from evshare.ingest import fields
 
-CHARGER_FIELDS = (
-    "id",
-    "name",
-    "serialNumber",
-    "model",
-    "manufacturer",
-    "maxOutputPower",
-    "maxAvailableCurrent",
-    "outputVoltage",
-    "numberOfConnectors",
-    "timeZone",
-    "latitude",
-    "longitude",
-    "commissioningDate",
-)
-SESSION_FIELDS = ("id", "chargerId", "energy", "startTime", "endTime", "chargingDuration")
+# The contract's names, from the field table: what a mapping's [columns] may rename, and the
+# columns of `evshare export`.
+CHARGER_FIELDS = tuple(f.contract for f in model.CHARGER_FIELDS)
+SESSION_FIELDS = model.SESSION_WIRE_ORDER
+UNITS = ("energy", "maxOutputPower", "chargingDuration")
+"""The fields whose unit a mapping's [units] may set."""
 
 ENERGY_UNITS = {"Wh": 1.0, "kWh": 1000.0}  # to watt-hours
 POWER_UNITS = {"W": 1.0, "kW": 1000.0}  # to watts
@@ -75,6 +66,10 @@ class Mapping:
         """The column (or JSON member) holding the contract field `name`."""
         return self.columns.get(name, name)
 
+    def factor(self, name: str) -> float:
+        """What a number in the contract field `name` is multiplied by to reach its unit."""
+        return {"energy": self.energy_factor, "maxOutputPower": self.power_factor}.get(name, 1.0)
+
 
 CONTRACT = Mapping(time_format=fields.RFC3339)
 """The contract's own names and units, and its timestamps: RFC 3339 with an offset."""
@@ -113,7 +108,7 @@ def parse_mapping(document: dict[str, Any], name: str) -> Mapping:
     renamed = {target: keys.string(f"columns.{target}") or "" for target in columns}
 
     keys.table("units")
-    keys.allow("units", {"energy", "maxOutputPower", "chargingDuration"})
+    keys.allow("units", set(UNITS))
     energy_factor = keys.choice("units.energy", ENERGY_UNITS, 1.0)
     power_factor = keys.choice("units.maxOutputPower", POWER_UNITS, 1.0)
     duration_unit = keys.choice("units.chargingDuration", DURATION_UNITS, "s")

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from evshare.ingest import fields
-from evshare.ingest.fields import Invalid, localize, not_negative, number, text, utc_text, whole
-from evshare.ingest.mapping import CHARGER_FIELDS, SESSION_FIELDS, Mapping
+from evshare.ingest.fields import Invalid, localize, not_negative, text, utc_text, whole
+from evshare.ingest.mapping import Mapping
 from evshare.ingest.rows import RowError
-from evshare.model import Charger, Session
+from evshare.model import CHARGER_FIELDS, SESSION_FIELDS, Charger, Session, Wire
 
 CHARGER_REQUIRED = ("id", "name")
 SESSION_REQUIRED = ("id", "chargerId", "energy", "startTime")
@@ -85,77 +85,83 @@ class Chargers:
         return found
 
 
+def field_reader(spec: Wire, mapping: Mapping) -> Callable[[object], object]:
+    """How a value of the field `spec` is read from a file read with `mapping`: its type, its
+    unit as the mapping sets it, and its bounds; Invalid for a value it cannot take."""
+    read: Callable[[object], object]
+    if spec.type == "string":
+        read = text
+    elif spec.type == "time-zone":
+        read = known_zone
+    elif spec.type == "number":
+        read = fields.scaled(mapping.factor(spec.contract))
+    elif spec.type == "integer":
+        read = whole
+    elif spec.type == "date":
+        read = fields.calendar_date(mapping.date_format)
+    elif spec.type == "date-time":
+        read = fields.timestamp(mapping.time_format)
+    else:
+        read = fields.duration(mapping.duration_unit)
+    low, high = spec.minimum, spec.maximum
+    if low is not None or high is not None:
+        unbounded = read
+
+        def read(value: object) -> object:
+            return bounded(unbounded(value), low, high)
+
+    if not spec.optional:
+        loose = read
+
+        def read(value: object) -> object:
+            return required(loose(value))
+
+    return read
+
+
+def bounded(value: object, low: float | None, high: float | None) -> object:
+    """`value` if it lies within [low, high] (None: no bound), else Invalid saying where not."""
+    if not isinstance(value, int | float):
+        return value
+    if low is not None and high is not None:
+        if not low <= value <= high:
+            raise Invalid(f"out of range ({low:g} to {high:g})")
+    elif low == 0 and value < 0:
+        raise Invalid("must not be negative")
+    elif low is not None and value < low:
+        raise Invalid(f"must be at least {low:g}")
+    elif high is not None and value > high:
+        raise Invalid(f"must be at most {high:g}")
+    return value
+
+
 def charger_builder(
     source: str, mapping: Mapping, duplicate_id: DuplicateHook | None
 ) -> ChargerBuilder:
-    (
-        k_id,
-        k_name,
-        k_serial,
-        k_model,
-        k_manufacturer,
-        k_power,
-        k_current,
-        k_voltage,
-        k_connectors,
-        k_zone,
-        k_latitude,
-        k_longitude,
-        k_commissioned,
-    ) = map(mapping.column, CHARGER_FIELDS)
-    power = fields.scaled(mapping.power_factor)
-    commissioned = fields.calendar_date(mapping.date_format)
+    """Reads every field of the field table (model.CHARGER_FIELDS), in its order."""
+    column = {spec.attr: mapping.column(spec.contract) for spec in CHARGER_FIELDS}
+    readers = [
+        (spec.attr, column[spec.attr], field_reader(spec, mapping), spec.together_with)
+        for spec in CHARGER_FIELDS
+    ]
+    k_id = column["id"]
 
     def build(line: int, record: dict[str, object]) -> Charger | RowError:
         get = record.get
+        values: dict[str, Any] = {}
         key = k_id
         try:
-            charger_id = required(text(get(key)))
-            key = k_name
-            name = required(text(get(key)))
-            key = k_serial
-            serial_number = text(get(key))
-            key = k_model
-            model = text(get(key))
-            key = k_manufacturer
-            manufacturer = text(get(key))
-            key = k_power
-            max_output_power = not_negative(power(get(key)))
-            key = k_current
-            max_available_current = not_negative(number(get(key)))
-            key = k_voltage
-            output_voltage = not_negative(number(get(key)))
-            key = k_connectors
-            connectors = connector_count(get(key))
-            key = k_zone
-            time_zone = known_zone(get(key))
-            key = k_latitude
-            latitude = fields.in_range(number(get(key)), 90)
-            key = k_longitude
-            longitude = fields.in_range(number(get(key)), 180)
-            key = k_latitude if latitude is None else k_longitude
-            paired(latitude, longitude, k_longitude if latitude is None else k_latitude)
-            key = k_commissioned
-            commissioning_date = commissioned(get(key))
+            for attr, name, read, partner in readers:
+                key = name
+                values[attr] = value = read(get(name))
+                if partner in values:
+                    together(value, name, values[partner], column[partner])
             key = k_id
-            unique(charger_id, line, duplicate_id)
+            unique(values["id"], line, duplicate_id)
         except Invalid as problem:
+            key = problem.field or key
             return RowError(source, line, key, get(key), problem.reason, record)
-        return Charger(
-            id=charger_id,
-            name=name,
-            serial_number=serial_number,
-            model=model,
-            manufacturer=manufacturer,
-            max_output_power_w=max_output_power,
-            max_available_current_a=max_available_current,
-            output_voltage_v=output_voltage,
-            number_of_connectors=connectors,
-            time_zone=time_zone,
-            latitude=latitude,
-            longitude=longitude,
-            commissioning_date=commissioning_date,
-        )
+        return Charger(**values)
 
     return build
 
@@ -166,7 +172,13 @@ def session_builder(
     charger_info: ChargerInfo | None,
     duplicate_id: DuplicateHook | None,
 ) -> SessionBuilder:
-    k_id, k_charger, k_energy, k_start, k_end, k_duration = map(mapping.column, SESSION_FIELDS)
+    column = {spec.attr: mapping.column(spec.contract) for spec in SESSION_FIELDS}
+    k_id, k_charger, k_energy = column["id"], column["charger_id"], column["energy_wh"]
+    k_start, k_end, k_duration = (
+        column["start_time"],
+        column["end_time"],
+        column["charging_duration_s"],
+    )
     energy_wh = fields.scaled(mapping.energy_factor)
     moment = fields.timestamp(mapping.time_format)
     charging = fields.duration(mapping.duration_unit)
@@ -244,6 +256,14 @@ def within(charging_seconds: int, start: datetime, end: datetime) -> None:
 def paired(value: float | None, other: float | None, other_name: str) -> None:
     if (value is None) != (other is None):
         raise Invalid(f"required with {other_name}")
+
+
+def together(value: object, name: str, other: object, other_name: str) -> None:
+    """Two fields that go together: Invalid, naming the one missing, if only one is given."""
+    if value is None and other is not None:
+        raise Invalid(f"required with {other_name}", field=name)
+    if value is not None and other is None:
+        raise Invalid(f"required with {name}", field=other_name)
 
 
 def unique(record_id: str, line: int, duplicate_id: DuplicateHook | None) -> None:

@@ -14,7 +14,8 @@ from evshare.limits.limiter import GuardedLimiter, Limiter
 from evshare.limits.memory import MemoryLimiter
 from evshare.limits.plans import PlanBook, check_plan
 from evshare.limits.policy import UNLIMITED
-from evshare.limits.usage import UsageCounter, UsageRow
+from evshare.limits.usage import UsageCounter
+from evshare.model import UsageRow
 
 __all__ = [
     "UNLIMITED",

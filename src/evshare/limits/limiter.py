@@ -29,7 +29,9 @@ class GuardedLimiter:
     """Wraps a limiter whose backend can fail. On Unavailable: "closed" re-raises it (the API
     answers 503); "open" admits the request unchecked, counts it and logs a warning at most
     once per `log_interval` seconds. After a failure the backend is left alone for `cooldown`
-    seconds, so that a hung Redis costs one timeout per cooldown rather than one per request."""
+    seconds, so that a hung Redis costs one timeout per cooldown rather than one per request.
+    A success ends the rest at once, and a failure of a call that began before the last success
+    (one that was already in flight while the backend recovered) does not start another."""
 
     def __init__(
         self,
@@ -46,6 +48,7 @@ class GuardedLimiter:
         self._log_interval = log_interval
         self._clock = clock
         self._down_until = -math.inf
+        self._last_success = -math.inf  # when the last call that succeeded began
         self._last_error = ""
         self._fail_open_count = 0
         self._unreported = 0
@@ -57,16 +60,24 @@ class GuardedLimiter:
         return self._fail_open_count
 
     async def admit(self, key: str, plan: Plan) -> Decision:
+        if policy_for(plan) is None:
+            return await self._inner.admit(key, plan)  # nothing to ask the backend
         now = self._clock()
-        if now >= self._down_until or policy_for(plan) is None:
+        if now >= self._down_until:
+            began = now
             try:
-                return await self._inner.admit(key, plan)
+                decision = await self._inner.admit(key, plan)
             except Unavailable as exc:
                 now = self._clock()
-                self._down_until = now + self._cooldown
+                if began > self._last_success:
+                    self._down_until = now + self._cooldown
                 self._last_error = str(exc)
                 if self._failure == "closed":
                     raise
+            else:
+                self._last_success = max(self._last_success, began)
+                self._down_until = -math.inf
+                return decision
         elif self._failure == "closed":
             retry_after = max(1, math.ceil(self._down_until - now))
             raise Unavailable(f"rate limiter unavailable: {self._last_error}", retry_after)

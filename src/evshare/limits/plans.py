@@ -123,12 +123,3 @@ class PlanBook:
         if self._default not in self._limits:
             raise ConfigError(f"EVSHARE_DEFAULT_PLAN: there is no plan named {self._default!r}")
         return self._limits[self._default]
-
-
-def in_use_message(name: str, users: list[str]) -> str:
-    """Why a plan cannot be deleted while keys are on it, and what to do."""
-    shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
-    return (
-        f"the plan {name!r} is used by {len(users)} key(s): {shown}; move them to another plan "
-        "with `evshare keys set-plan KEY PLAN` first"
-    )

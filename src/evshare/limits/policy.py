@@ -1,7 +1,7 @@
 """What a `Plan` imposes, checked once per plan: a throttle, a quota, both, or nothing.
 
-A plan named "unlimited" imposes nothing whatever its numbers. An infinite `rate` means no
-throttle (the bucket is always full); no `quota` means no quota.
+The built-in plan (model.UNLIMITED_PLAN) imposes nothing whatever its numbers. An infinite
+`rate` means no throttle (the bucket is always full); no `quota` means no quota.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from evshare.errors import ConfigError
-from evshare.model import Period, Plan
+from evshare.model import UNLIMITED_PLAN, Period, Plan
 
-UNLIMITED = Plan(name="unlimited", rate=math.inf, burst=0)
+UNLIMITED = Plan(name=UNLIMITED_PLAN, rate=math.inf, burst=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class Policy:
 @lru_cache(maxsize=256)
 def policy_for(plan: Plan) -> Policy | None:
     """The limits `plan` imposes, or None if it imposes none. ConfigError if it makes no sense."""
-    if plan.name == "unlimited":
+    if plan.name == UNLIMITED_PLAN:
         return None
     throttle = None
     if not (plan.rate > 0):  # also rejects NaN

@@ -9,11 +9,13 @@ period's end. The braces keep a key's two hashes in one Redis Cluster slot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Self
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from evshare.errors import Unavailable
@@ -146,9 +148,20 @@ class RedisLimiter:
             async with asyncio.timeout(self._timeout):
                 seconds, micros, tokens, used = await self._script(keys=keys, args=args)
         except (RedisError, OSError) as exc:  # OSError includes asyncio's TimeoutError
+            if isinstance(exc, RedisConnectionError):
+                await self._drop_idle_connections()
             raise Unavailable(f"Redis: {type(exc).__name__}: {exc}") from exc
         now = int(seconds) + int(micros) / 1_000_000
         return decide(policy, now, float(tokens), int(used))
+
+    async def _drop_idle_connections(self) -> None:
+        """Close the pool's idle connections after a connection failed. They were opened to the
+        Redis that just failed, so they are likely dead too, and the pool does not always see it
+        before lending one out: each would fail one request after Redis is back, and with the
+        guard resting a second after each failure, a pool of N stale connections kept the limiter
+        refusing (closed) or unchecked (open) for up to N seconds after Redis returned."""
+        with contextlib.suppress(RedisError, OSError):
+            await self._client.connection_pool.disconnect(inuse_connections=False)
 
     async def close(self) -> None:
         await self._client.aclose()

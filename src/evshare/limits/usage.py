@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
 
-
-@dataclass(frozen=True, slots=True)
-class UsageRow:
-    key_name: str
-    day: date
-    requests: int  # every request judged, admitted or not
-    throttled: int  # of those, the ones refused (throttled or over quota)
+from evshare.model import UsageRow
 
 
 class UsageCounter:

@@ -1,14 +1,21 @@
 """The storage port: what the API, the CLI and the importers need from a database.
 
-Each backend (store/sqlite, store/postgres, ...) is an adapter that implements `Store`; one
-contract test suite (tests/store/test_contract.py) runs against every adapter to prove them equal.
+Each backend (store/sqlite, store/postgres, store/memory, ...) is an adapter that implements
+`Store`; one contract test suite (tests/store/test_contract.py) runs against every adapter to
+prove them equal.
 
-The three read queries of the API return the contract's JSON already rendered by the database
-(`json_object`/`json_build_object`): on the hot path that saves building a Python object per row
-and is most of the difference between a fast endpoint and a slow one. The rendering rules are the
-contract's: camelCase names, optional fields left out rather than null, RFC 3339 UTC timestamps
-with a Z suffix and whole seconds, chargers in byte order of id, sessions by startTime then id,
-sessions without an endTime never served.
+What crosses the port: the value objects of model.py, and, for the API's three reads, documents.
+Instants are aware UTC datetimes (calendar days, as in usage, are dates); epoch seconds and other
+storage spellings stay inside the adapters.
+
+A document is the contract's JSON of a charger or a session as UTF-8 bytes, by these rules, the
+same for every adapter: the members of model.CHARGER_FIELDS / SESSION_FIELDS under their contract
+names, in declaration order (a session's: SESSION_WIRE_ORDER), optional fields left out rather
+than null, timestamps RFC 3339 UTC with a Z suffix and whole seconds; lists as a JSON array of
+documents, chargers in byte order of id, sessions by startTime then id, sessions without an
+endTime never served. Handing the API documents rather than objects saves building and
+serializing a Python object per row, most of the difference between a fast endpoint and a slow
+one; how an adapter produces them (a stored column, SQL, Python) is its own affair.
 """
 
 from __future__ import annotations
@@ -19,16 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from evshare.limits.usage import UsageRow
-from evshare.model import ApiKey, Charger, Credential, Plan, Session
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """Which chargers a caller may see: all of them, or those granted to its key."""
-
-    key_name: str
-    all_chargers: bool
+from evshare.model import ApiKey, Charger, Credential, Plan, Session, UsageRow, Visibility
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,28 +44,28 @@ class UpsertCounts:
 
 
 class ReadStore(Protocol):
-    """The API's read path. Every query is confined to `scope`."""
+    """The API's read path. Every query is confined to what `visible` lets the caller see."""
 
     async def find_credential(self, lookup_id: str) -> Credential | None:
         """The secret hash and key state for a public lookup id, or None."""
         ...
 
     async def chargers_json(
-        self, scope: Scope, ids: Sequence[str] | None, offset: int, limit: int | None
+        self, visible: Visibility, ids: Sequence[str] | None, offset: int, limit: int | None
     ) -> tuple[bytes, int]:
         """A JSON array of the visible chargers (restricted to `ids` when given), in byte order
         of id, `offset`/`limit` applied; and how many match in all (ignoring offset/limit)."""
         ...
 
-    async def charger_json(self, scope: Scope, charger_id: str) -> bytes | None:
+    async def charger_json(self, visible: Visibility, charger_id: str) -> bytes | None:
         """One visible charger as a JSON object, or None if it is absent or hidden."""
         ...
 
     async def sessions_json(
-        self, scope: Scope, charger_id: str, start: int | None, end: int | None
+        self, visible: Visibility, charger_id: str, start: datetime | None, end: datetime | None
     ) -> bytes | None:
         """A JSON array of the charger's completed sessions with `start <= startTime < end`
-        (epoch seconds; None means unbounded); None if the charger is absent or hidden."""
+        (None means unbounded); None if the charger is absent or hidden."""
         ...
 
 
@@ -80,7 +78,8 @@ class KeyStore(Protocol):
         lookup_id: str,
         secret_hash: bytes,
     ) -> None:
-        """Store a new key with its first secret. KeyManagementError if the name exists."""
+        """Store a new key with its first secret. KeyExists if the name exists, NoSuchPlan if
+        `key.plan` names no stored plan (the built-in model.UNLIMITED_PLAN needs none)."""
         ...
 
     async def list_keys(self) -> list[ApiKey]: ...
@@ -88,14 +87,14 @@ class KeyStore(Protocol):
     async def get_key(self, name: str) -> ApiKey | None: ...
 
     async def revoke_key(self, name: str, at: datetime) -> None:
-        """KeyManagementError if there is no such key."""
+        """NoSuchKey if there is no such key."""
         ...
 
     async def add_secret(
         self, name: str, lookup_id: str, secret_hash: bytes, retire_others_at: datetime
     ) -> None:
         """Add a secret to a key; every older secret stops working at `retire_others_at`
-        (or earlier, if it was already due to). KeyManagementError if there is no such key."""
+        (or earlier, if it was already due to). NoSuchKey if there is no such key."""
         ...
 
 
@@ -105,8 +104,6 @@ class WriteStore(Protocol):
     async def upsert_chargers(self, chargers: Sequence[Charger]) -> UpsertCounts: ...
 
     async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts: ...
-
-    async def count_chargers(self) -> int: ...
 
 
 class ImportSession(Protocol):
@@ -130,6 +127,8 @@ class ImportStore(Protocol):
         or always with `dry_run`)."""
         ...
 
+    async def count_chargers(self) -> int: ...
+
     async def charger_zones(self) -> dict[str, str | None]:
         """Every charger's id and IANA time zone, to check and localize sessions on import."""
         ...
@@ -139,19 +138,18 @@ class ImportStore(Protocol):
         ...
 
     def export_sessions(
-        self, charger_id: str | None, start: int | None, end: int | None
+        self, charger_id: str | None, start: datetime | None, end: datetime | None
     ) -> AsyncIterator[Session]:
         """Sessions (in progress too) with `start <= startTime < end`, by charger, start, id."""
         ...
 
 
 class PlanStore(Protocol):
-    """Usage plans, and which plan each key is on. The plan "unlimited" is built in: it has no
-    row, cannot be created or deleted, and keys may be put on it."""
+    """Usage plans, and which plan each key is on. The plan model.UNLIMITED_PLAN is built in: it
+    has no row, cannot be created or deleted, and keys may be put on it."""
 
     async def create_plan(self, plan: Plan) -> None:
-        """Store a plan already checked by `limits.check_plan`. KeyManagementError if the name
-        exists."""
+        """Store a plan already checked by `limits.check_plan`. PlanExists if the name exists."""
         ...
 
     async def list_plans(self) -> list[Plan]:
@@ -161,13 +159,13 @@ class PlanStore(Protocol):
     async def get_plan(self, name: str) -> Plan | None: ...
 
     async def delete_plan(self, name: str) -> None:
-        """KeyManagementError if there is no such plan, or if keys are on it (naming them):
-        a key never points at a plan that is gone."""
+        """NoSuchPlan if there is no such plan, PlanInUse if keys are on it: a key never points
+        at a plan that is gone."""
         ...
 
     async def set_key_plan(self, key_name: str, plan: str | None) -> None:
-        """Put a key on a plan (None: the default plan). KeyManagementError if there is no such
-        key or no such plan."""
+        """Put a key on a plan (None: the default plan). NoSuchKey or NoSuchPlan if either is
+        missing."""
         ...
 
 

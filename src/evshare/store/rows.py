@@ -1,90 +1,98 @@
-"""How chargers, sessions and plans map to table rows, the same for every SQL store.
-
-Column order is the tables' (migrations/): chargers' columns run in the contract's field order,
-which `evshare export` relies on too.
+"""How value objects map to table rows, the same for every SQL store, derived from the field
+table (model.CHARGER_FIELDS, model.SESSION_FIELDS): a row holds the fields' columns in declaration
+order, dates as ISO text, instants as epoch seconds.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
-from evshare.model import Charger, Plan, Session, epoch, from_epoch
+from evshare.model import (
+    CHARGER_FIELDS,
+    SESSION_FIELDS,
+    Charger,
+    Credential,
+    Plan,
+    Session,
+    Wire,
+    epoch,
+    from_epoch,
+)
 
 Row = tuple[Any, ...]
+_V = TypeVar("_V")
 
-CHARGER_COLUMNS = (
-    "id",
-    "name",
-    "serial_number",
-    "model",
-    "manufacturer",
-    "max_output_power_w",
-    "max_available_current_a",
-    "output_voltage_v",
-    "number_of_connectors",
-    "time_zone",
-    "latitude",
-    "longitude",
-    "commissioning_date",
-)
-SESSION_COLUMNS = ("id", "charger_id", "start_ts", "end_ts", "energy_wh", "charging_duration_s")
+CHARGER_COLUMNS = tuple(f.column for f in CHARGER_FIELDS)
+SESSION_COLUMNS = tuple(f.column for f in SESSION_FIELDS)
 PLAN_COLUMNS = ("name", "rate", "burst", "quota", "period")
 
+_TO_COLUMN: dict[str, Callable[[Any], Any]] = {"date": date.isoformat, "date-time": epoch}
+_FROM_COLUMN: dict[str, Callable[[Any], Any]] = {
+    "date": lambda day: date.fromisoformat(str(day)),
+    "date-time": from_epoch,
+}
 
-def charger_row(c: Charger) -> Row:
-    return (
-        c.id,
-        c.name,
-        c.serial_number,
-        c.model,
-        c.manufacturer,
-        c.max_output_power_w,
-        c.max_available_current_a,
-        c.output_voltage_v,
-        c.number_of_connectors,
-        c.time_zone,
-        c.latitude,
-        c.longitude,
-        None if c.commissioning_date is None else c.commissioning_date.isoformat(),
+
+def _compiled(source: str, env: dict[str, Any]) -> Any:
+    # Built from the field table's own attribute names, never from data: a function per table
+    # that reads like the hand-written one and runs as fast (a generic loop cost a third more
+    # per session on import).
+    return eval(source, env)  # noqa: S307
+
+
+def _row_maker(fields: tuple[Wire, ...]) -> Callable[[Any], Row]:
+    env: dict[str, Any] = {}
+    parts = []
+    for i, f in enumerate(fields):
+        value = f"v.{f.attr}"
+        if f.type in _TO_COLUMN:
+            env[f"c{i}"] = _TO_COLUMN[f.type]
+            value = (
+                f"c{i}({value})"
+                if not f.optional
+                else f"(None if {value} is None else c{i}({value}))"
+            )
+        parts.append(value)
+    return _compiled(f"lambda v: ({', '.join(parts)},)", env)  # type: ignore[no-any-return]
+
+
+def _value_maker(cls: Callable[..., _V], fields: tuple[Wire, ...]) -> Callable[[Row], _V]:
+    env: dict[str, Any] = {"cls": cls}
+    parts = []
+    for i, f in enumerate(fields):
+        value = f"r[{i}]"
+        if f.type in _FROM_COLUMN:
+            env[f"c{i}"] = _FROM_COLUMN[f.type]
+            value = (
+                f"c{i}({value})"
+                if not f.optional
+                else f"(None if {value} is None else c{i}({value}))"
+            )
+        parts.append(value)
+    return _compiled(f"lambda r: cls({', '.join(parts)})", env)  # type: ignore[no-any-return]
+
+
+charger_row: Callable[[Charger], Row] = _row_maker(CHARGER_FIELDS)
+charger_from_row: Callable[[Row], Charger] = _value_maker(Charger, CHARGER_FIELDS)
+session_row: Callable[[Session], Row] = _row_maker(SESSION_FIELDS)
+session_from_row: Callable[[Row], Session] = _value_maker(Session, SESSION_FIELDS)
+
+
+def credential_from_row(row: Row) -> Credential:
+    """A row of sql.CREDENTIAL: the key's and the secret's end, whichever comes first, applies."""
+    name, secret_hash, all_chargers, expires_at, not_after, revoked, plan = row
+    ends = [t for t in (expires_at, not_after) if t is not None]
+    return Credential(
+        key_name=name,
+        secret_hash=bytes(secret_hash),
+        all_chargers=bool(all_chargers),
+        not_after=from_epoch(min(ends)) if ends else None,
+        revoked=bool(revoked),
+        plan=plan,
     )
-
-
-def charger_from_row(row: Row) -> Charger:
-    cid, name, serial, model, maker, power, current, volts, connectors, zone, lat, lon, day = row
-    return Charger(
-        id=cid,
-        name=name,
-        serial_number=serial,
-        model=model,
-        manufacturer=maker,
-        max_output_power_w=power,
-        max_available_current_a=current,
-        output_voltage_v=volts,
-        number_of_connectors=connectors,
-        time_zone=zone,
-        latitude=lat,
-        longitude=lon,
-        commissioning_date=None if day is None else date.fromisoformat(str(day)),
-    )
-
-
-def session_row(s: Session) -> Row:
-    return (
-        s.id,
-        s.charger_id,
-        epoch(s.start_time),
-        None if s.end_time is None else epoch(s.end_time),
-        s.energy_wh,
-        s.charging_duration_s,
-    )
-
-
-def session_from_row(row: Row) -> Session:
-    sid, charger, start_ts, end_ts, energy, duration = row
-    end = None if end_ts is None else from_epoch(end_ts)
-    return Session(sid, charger, from_epoch(start_ts), end, energy, duration)
 
 
 def plan_row(plan: Plan) -> Row:
@@ -97,6 +105,11 @@ def plan_row(plan: Plan) -> Row:
         plan.quota,
         plan.period,
     )
+
+
+def plan_params(plan: Plan) -> dict[str, Any]:
+    """`plan_row` by column name, for sql.INSERT_PLAN."""
+    return dict(zip(PLAN_COLUMNS, plan_row(plan), strict=True))
 
 
 def plan_from_row(row: Row) -> Plan:

@@ -8,9 +8,11 @@ the driver against HEAD, without importing Alembic: that import alone took a thi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,8 +24,23 @@ if TYPE_CHECKING:
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
-HEAD = "0003"
-"""The newest migration (tests/store/test_schema.py keeps it equal to Alembic's head)."""
+_DEFAULT_CONNECT_S = 10.0
+
+
+@cache
+def newest_migration() -> str:
+    """The newest migration, by the numbered file names of the one chain (NNNN_name.py); read
+    when first needed, not at import. tests/store/test_schema.py keeps it equal to Alembic's head.
+    """
+    numbers = [
+        path.name[:4] for path in (_MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    ]
+    return max(numbers)
+
+
+def _libpq_timeout(seconds: float) -> int:
+    # libpq counts whole seconds and enforces at least 2.
+    return max(2, math.ceil(seconds))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +70,7 @@ def _config() -> Config:
 
 
 @contextmanager
-def _connection(database_url: str) -> Iterator[sa.Connection]:
+def _connection(database_url: str, connect_timeout: float) -> Iterator[sa.Connection]:
     import sqlalchemy as sa
 
     if database_url.startswith("sqlite:"):
@@ -61,7 +78,11 @@ def _connection(database_url: str) -> Iterator[sa.Connection]:
 
         existing_folder_path(database_url)
     # A database that accepts connections and never answers must not hang start-up for ever.
-    connect_args = {} if database_url.startswith("sqlite:") else {"connect_timeout": 10}
+    connect_args = (
+        {}
+        if database_url.startswith("sqlite:")
+        else {"connect_timeout": _libpq_timeout(connect_timeout)}
+    )
     engine = sa.create_engine(
         sqlalchemy_url(database_url), poolclass=sa.pool.NullPool, connect_args=connect_args
     )
@@ -87,17 +108,21 @@ def _dynamodb(database_url: str) -> bool:
     return database_url.startswith("dynamodb://")
 
 
-def state(database_url: str) -> SchemaState:
+def state(database_url: str, connect_timeout: float = _DEFAULT_CONNECT_S) -> SchemaState:
     if _dynamodb(database_url):
         from evshare.store.dynamodb import schema as dynamodb
         from evshare.store.dynamodb.table import SCHEMA_VERSION
 
         return SchemaState(current=dynamodb.current_version(database_url), head=SCHEMA_VERSION)
-    return SchemaState(current=current_revision(database_url), head=HEAD)
+    return SchemaState(
+        current=current_revision(database_url, connect_timeout), head=newest_migration()
+    )
 
 
-def current_revision(database_url: str) -> str | None:
+def current_revision(database_url: str, connect_timeout: float = _DEFAULT_CONNECT_S) -> str | None:
     """The database's migration, read through its driver; None for an empty database."""
+    if database_url.startswith("memory://"):
+        return newest_migration()  # no schema: always current
     if database_url.startswith("sqlite:"):
         import sqlite3
 
@@ -114,7 +139,7 @@ def current_revision(database_url: str) -> str | None:
     import psycopg
 
     try:
-        with psycopg.connect(database_url, connect_timeout=10) as db:
+        with psycopg.connect(database_url, connect_timeout=_libpq_timeout(connect_timeout)) as db:
             # Two statements: PostgreSQL resolves a table name even in a branch never taken.
             (table,) = db.execute("SELECT to_regclass('alembic_version')").fetchone() or (None,)
             if table is None:
@@ -125,9 +150,12 @@ def current_revision(database_url: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def upgrade(database_url: str) -> SchemaState:
-    """Bring the schema to the newest revision; a no-op when it is already there. (DynamoDB: the
-    table, created or checked, and an import whose commit was cut short, finished.)"""
+def upgrade(database_url: str, connect_timeout: float = _DEFAULT_CONNECT_S) -> SchemaState:
+    """Bring the schema to the newest revision; a no-op when it is already there (and for a
+    store in memory, which has no schema). DynamoDB: the table, created or checked, and an import
+    whose commit was cut short, finished."""
+    if database_url.startswith("memory://"):
+        return SchemaState(current=newest_migration(), head=newest_migration())
     if _dynamodb(database_url):
         from evshare.store.dynamodb import schema as dynamodb
 
@@ -136,15 +164,16 @@ def upgrade(database_url: str) -> SchemaState:
     from alembic import command
 
     config = _config()
-    with _connection(database_url) as connection:
+    with _connection(database_url, connect_timeout) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-    return state(database_url)
+    return state(database_url, connect_timeout)
 
 
-def require_current(database_url: str) -> None:
-    """Raise SchemaOutOfDate, naming the command to run, unless the schema is at head."""
-    found = state(database_url)
+def require_current(database_url: str, connect_timeout: float = _DEFAULT_CONNECT_S) -> None:
+    """Raise SchemaOutOfDate, naming the command to run, unless the schema is at head.
+    `connect_timeout`: seconds to wait for PostgreSQL (the settings' db_connect_timeout)."""
+    found = state(database_url, connect_timeout)
     if not found.up_to_date:
         have = found.current or "an empty database"
         raise SchemaOutOfDate(

@@ -22,11 +22,28 @@ from datetime import date, datetime
 from typing import Any
 
 from evshare.config import Settings
-from evshare.errors import KeyManagementError, SchemaOutOfDate, Unavailable
-from evshare.limits.plans import in_use_message
-from evshare.limits.policy import UNLIMITED
-from evshare.limits.usage import UsageRow
-from evshare.model import ApiKey, Charger, Credential, Plan, Session, epoch
+from evshare.errors import (
+    KeyExists,
+    KeyManagementError,
+    NoSuchKey,
+    NoSuchPlan,
+    PlanExists,
+    PlanInUse,
+    SchemaOutOfDate,
+    Unavailable,
+)
+from evshare.model import (
+    UNLIMITED_PLAN,
+    ApiKey,
+    Charger,
+    Credential,
+    Plan,
+    Session,
+    UsageRow,
+    Visibility,
+    epoch,
+    from_epoch,
+)
 from evshare.store.dynamodb import items as it
 from evshare.store.dynamodb.client import Dynamo, Item, Key, is_conditional_failure, parse_url
 from evshare.store.dynamodb.imports import (
@@ -36,9 +53,13 @@ from evshare.store.dynamodb.imports import (
     staged_charger_items,
 )
 from evshare.store.dynamodb.table import SCHEMA_VERSION
-from evshare.store.port import Scope, UpsertCounts
+from evshare.store.port import UpsertCounts
 
 _DIRECT_ROWS = 25
+
+
+def _epoch(moment: datetime | None) -> int | None:
+    return None if moment is None else epoch(moment)
 
 
 def _joined(docs: Sequence[str]) -> bytes:
@@ -109,12 +130,12 @@ class DynamoStore(DynamoImports):
             key_name=item["key"]["S"],
             secret_hash=bytes(item["hash"]["B"]),
             all_chargers=bool(item["all"]["BOOL"]),
-            not_after=min(ends) if ends else None,
+            not_after=from_epoch(min(ends)) if ends else None,
             revoked="revoked" in item,
             plan=item["plan"]["S"] if "plan" in item else None,
         )
 
-    async def _visible_ids(self, scope: Scope, ids: Sequence[str] | None) -> list[str]:
+    async def _visible_ids(self, scope: Visibility, ids: Sequence[str] | None) -> list[str]:
         """The ids the scope may see that name an existing charger, in byte order."""
         db = self._db
         if ids is None and scope.all_chargers:
@@ -152,16 +173,16 @@ class DynamoStore(DynamoImports):
         ]
 
     async def chargers_json(
-        self, scope: Scope, ids: Sequence[str] | None, offset: int, limit: int | None
+        self, visible: Visibility, ids: Sequence[str] | None, offset: int, limit: int | None
     ) -> tuple[bytes, int]:
-        visible = await self._visible_ids(scope, ids)
-        total = len(visible)
+        shown = await self._visible_ids(visible, ids)
+        total = len(shown)
         if offset >= total or limit == 0:
             return b"[]", total
-        page = visible[offset:] if limit is None else visible[offset : offset + limit]
+        page = shown[offset:] if limit is None else shown[offset : offset + limit]
         return _joined(await self._docs(page)), total
 
-    async def _visible_charger(self, scope: Scope, charger_id: str) -> Item | None:
+    async def _visible_charger(self, scope: Visibility, charger_id: str) -> Item | None:
         if not charger_id:
             return None
         keys: list[Key] = [(it.charger_pk(charger_id), it.ITEM)]
@@ -172,8 +193,8 @@ class DynamoStore(DynamoImports):
             return None
         return found[(it.charger_pk(charger_id), it.ITEM)]
 
-    async def charger_json(self, scope: Scope, charger_id: str) -> bytes | None:
-        item = await self._visible_charger(scope, charger_id)
+    async def charger_json(self, visible: Visibility, charger_id: str) -> bytes | None:
+        item = await self._visible_charger(visible, charger_id)
         return None if item is None else str(item["doc"]["S"]).encode()
 
     def _session_range(self, start: int | None, end: int | None) -> dict[str, Any]:
@@ -186,7 +207,12 @@ class DynamoStore(DynamoImports):
         return {"between": (low, it.start_sk(end - 1) + "$")}
 
     async def sessions_json(
-        self, scope: Scope, charger_id: str, start: int | None, end: int | None
+        self, visible: Visibility, charger_id: str, start: datetime | None, end: datetime | None
+    ) -> bytes | None:
+        return await self._sessions_json(visible, charger_id, _epoch(start), _epoch(end))
+
+    async def _sessions_json(
+        self, scope: Visibility, charger_id: str, start: int | None, end: int | None
     ) -> bytes | None:
         if not charger_id or (start is not None and end is not None and start >= end):
             visible = await self._visible_charger(scope, charger_id)
@@ -209,7 +235,7 @@ class DynamoStore(DynamoImports):
     # --- keys --------------------------------------------------------------------------------
 
     async def _plan_exists(self, plan: str | None) -> bool:
-        if plan is None or plan == UNLIMITED.name:
+        if plan is None or plan == UNLIMITED_PLAN:
             return True
         if not plan:  # no key may be empty in DynamoDB, and no plan is named ""
             return False
@@ -239,9 +265,11 @@ class DynamoStore(DynamoImports):
             },
         ]
         # A key on a stored plan counts as one of its users, so that the plan cannot be deleted
-        # under it. (A plan that does not exist is the caller's to refuse: the CLI does.)
-        stored_plan = key.plan is not None and key.plan != UNLIMITED.name
-        if stored_plan and await self._plan_exists(key.plan):
+        # under it (the count's condition also refuses a plan deleted meanwhile).
+        stored_plan = key.plan is not None and key.plan != UNLIMITED_PLAN
+        if stored_plan:
+            if not await self._plan_exists(key.plan):
+                raise NoSuchPlan(str(key.plan))
             operations.append(self._count_users(str(key.plan), 1))
         try:
             await self._db.run(self._db.transact, items=operations)
@@ -249,9 +277,9 @@ class DynamoStore(DynamoImports):
             if not is_conditional_failure(exc):
                 raise
             if await self._key_item(key.name) is not None:
-                raise KeyManagementError(f"a key named {key.name!r} already exists") from None
+                raise KeyExists(key.name) from None
             if stored_plan and not await self._plan_exists(key.plan):
-                raise KeyManagementError(f"there is no plan named {key.plan!r}") from None
+                raise NoSuchPlan(str(key.plan)) from None
             raise KeyManagementError(
                 f"the key {key.name!r} could not be stored: its lookup id is taken"
             ) from None
@@ -333,7 +361,7 @@ class DynamoStore(DynamoImports):
     async def revoke_key(self, name: str, at: datetime) -> None:
         item = await self._key_item(name)
         if item is None:
-            raise KeyManagementError(f"there is no key named {name!r}")
+            raise NoSuchKey(name)
         if "revoked" in item:
             return  # the first revocation stands
         operations = self._on_key_and_secrets(item, "SET revoked = :at", {":at": it.n(epoch(at))})
@@ -356,7 +384,7 @@ class DynamoStore(DynamoImports):
     ) -> None:
         item = await self._key_item(name)
         if item is None:
-            raise KeyManagementError(f"there is no key named {name!r}")
+            raise NoSuchKey(name)
         retire = epoch(retire_others_at)
         lookups = item.get("lookups", {}).get("SS", [])
         secrets = await self._db.run(
@@ -412,7 +440,7 @@ class DynamoStore(DynamoImports):
             )
         except Exception as exc:
             if is_conditional_failure(exc):
-                raise KeyManagementError(f"a plan named {plan.name!r} already exists") from None
+                raise PlanExists(plan.name) from None
             raise
 
     async def list_plans(self) -> list[Plan]:
@@ -440,16 +468,16 @@ class DynamoStore(DynamoImports):
             if not is_conditional_failure(exc):
                 raise
             if await self.get_plan(name) is None:
-                raise KeyManagementError(f"there is no plan named {name!r}") from None
+                raise NoSuchPlan(name) from None
             users = [k.name for k in await self.list_keys() if k.plan == name]
-            raise KeyManagementError(in_use_message(name, users)) from None
+            raise PlanInUse(name, users) from None
 
     async def set_key_plan(self, key_name: str, plan: str | None) -> None:  # noqa: PLR0912
         if not await self._plan_exists(plan):
-            raise KeyManagementError(f"there is no plan named {plan!r}")
+            raise NoSuchPlan(str(plan))
         item = await self._key_item(key_name)
         if item is None:
-            raise KeyManagementError(f"there is no key named {key_name!r}")
+            raise NoSuchKey(key_name)
         old = item["plan"]["S"] if "plan" in item else None
         if old == plan:
             return
@@ -467,9 +495,9 @@ class DynamoStore(DynamoImports):
                 operation["Update"].get("ExpressionAttributeValues", {}).pop(":old", None)
                 if not operation["Update"].get("ExpressionAttributeValues"):
                     operation["Update"].pop("ExpressionAttributeValues", None)
-        if plan is not None and plan != UNLIMITED.name:
+        if plan is not None and plan != UNLIMITED_PLAN:
             operations.append(self._count_users(plan, 1))
-        if old is not None and old != UNLIMITED.name:
+        if old is not None and old != UNLIMITED_PLAN:
             operations.append(self._count_users(old, -1))
         try:
             await self._db.run(self._db.transact, items=operations)
@@ -477,7 +505,7 @@ class DynamoStore(DynamoImports):
             if not is_conditional_failure(exc):
                 raise
             if not await self._plan_exists(plan):
-                raise KeyManagementError(f"there is no plan named {plan!r}") from None
+                raise NoSuchPlan(str(plan)) from None
             raise KeyManagementError(
                 f"the key {key_name!r} changed meanwhile; run the command again"
             ) from None
@@ -637,8 +665,9 @@ class DynamoStore(DynamoImports):
                     yield it.charger_from(item["f"]["S"])
 
     async def export_sessions(
-        self, charger_id: str | None, start: int | None, end: int | None
+        self, charger_id: str | None, start: datetime | None, end: datetime | None
     ) -> AsyncIterator[Session]:
+        first, after = _epoch(start), _epoch(end)
         if charger_id is not None:
             chargers = [charger_id] if charger_id else []
         else:
@@ -652,7 +681,7 @@ class DynamoStore(DynamoImports):
                 pk=it.sessions_pk(charger),
                 fields="doc,f",
                 consistent=True,
-                **self._session_range(start, end),
+                **self._session_range(first, after),
             )
             for row in rows:
                 yield it.session_from_row(row)

@@ -1,22 +1,19 @@
 """The contract's JSON for a charger or a session, as a PostgreSQL expression over its columns.
 
-A charger's is stored in its `doc` column by the statement that writes the row (writes.py); a
-session's is rendered as it is read (reads.py). `prefix` qualifies the columns ('' or 's.').
+A charger's is derived from the field table (model.CHARGER_FIELDS) and stored in its `doc`
+column by the statement that writes the row (writes.py); a session's is rendered as it is read
+(reads.py). `prefix` qualifies the columns ('' or 's.').
 """
 
 from __future__ import annotations
 
+from evshare.model import CHARGER_FIELDS
+
 
 def charger_doc(prefix: str) -> str:
-    p = prefix
+    members = ", ".join(f"'{f.contract}', {prefix}{f.column}" for f in CHARGER_FIELDS)
     # json_strip_nulls drops the keys whose value is null: optional fields are left out.
-    return f"""json_strip_nulls(json_build_object(
-        'id', {p}id, 'name', {p}name, 'serialNumber', {p}serial_number, 'model', {p}model,
-        'manufacturer', {p}manufacturer, 'maxOutputPower', {p}max_output_power_w,
-        'maxAvailableCurrent', {p}max_available_current_a, 'outputVoltage', {p}output_voltage_v,
-        'numberOfConnectors', {p}number_of_connectors, 'timeZone', {p}time_zone,
-        'latitude', {p}latitude, 'longitude', {p}longitude,
-        'commissioningDate', {p}commissioning_date))::text"""
+    return f"json_strip_nulls(json_build_object({members}))::text"
 
 
 def _utc(column: str) -> str:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from psycopg.rows import TupleRow
 
-from evshare.model import Charger, Session
+from evshare.model import Charger, Session, epoch
+from evshare.store import sql
 from evshare.store.port import UpsertCounts
 from evshare.store.postgres.connection import (
     FAR_FUTURE,
@@ -23,7 +25,6 @@ from evshare.store.postgres.connection import (
 )
 from evshare.store.postgres.writes import UPSERT_STATEMENTS, upsert
 from evshare.store.rows import (
-    CHARGER_COLUMNS,
     SESSION_COLUMNS,
     charger_from_row,
     charger_row,
@@ -39,25 +40,25 @@ _REPEATED = """WITH batch AS (SELECT DISTINCT unnest(%s::text[]) AS id),
         new AS (INSERT INTO import_seen SELECT id FROM batch ON CONFLICT DO NOTHING RETURNING id)
     SELECT id FROM batch EXCEPT SELECT id FROM new"""
 
-_CHARGER_COLUMNS = ", ".join(CHARGER_COLUMNS)
-_CHARGERS_FIRST = f"SELECT {_CHARGER_COLUMNS} FROM chargers ORDER BY id LIMIT {_PAGE}"
-_CHARGERS_AFTER = (
-    f"SELECT {_CHARGER_COLUMNS} FROM chargers WHERE id > %(after)s ORDER BY id LIMIT {_PAGE}"
+_CHARGERS_FIRST = f"SELECT {sql.CHARGER_LIST} FROM chargers ORDER BY id LIMIT {_PAGE}"
+_CHARGERS_AFTER = sql.for_psycopg(
+    f"SELECT {sql.CHARGER_LIST} FROM chargers WHERE id > :after ORDER BY id LIMIT {_PAGE}"
 )
 
-_SESSION_COLUMNS = ", ".join(SESSION_COLUMNS)
-_IN_RANGE = "start_ts >= %(start)s AND start_ts < %(end)s"
-_SESSION_ORDER = f"ORDER BY charger_id, start_ts, id LIMIT {_PAGE}"
+_ID, _CHARGER_ID, _START = map(SESSION_COLUMNS.index, ("id", "charger_id", "start_ts"))
+_SESSIONS = f"SELECT {sql.SESSION_LIST} FROM sessions WHERE {sql.IN_RANGE}"
+_PAGE_ORDER = f"{sql.SESSION_ORDER} LIMIT {_PAGE}"
 _SESSIONS_SQL = {  # by (one charger only?, first page?)
-    (False, True): f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE {_IN_RANGE} {_SESSION_ORDER}",
-    (False, False): f"""SELECT {_SESSION_COLUMNS} FROM sessions WHERE {_IN_RANGE}
-        AND (charger_id, start_ts, id) > (%(charger_after)s, %(start_after)s, %(id_after)s)
-        {_SESSION_ORDER}""",
-    (True, True): f"""SELECT {_SESSION_COLUMNS} FROM sessions
-        WHERE charger_id = %(charger)s AND {_IN_RANGE} {_SESSION_ORDER}""",
-    (True, False): f"""SELECT {_SESSION_COLUMNS} FROM sessions
-        WHERE charger_id = %(charger)s AND {_IN_RANGE}
-          AND (start_ts, id) > (%(start_after)s, %(id_after)s) {_SESSION_ORDER}""",
+    key: sql.for_psycopg(statement)
+    for key, statement in {
+        (False, True): f"{_SESSIONS} {_PAGE_ORDER}",
+        (False, False): f"""{_SESSIONS}
+            AND (charger_id, start_ts, id) > (:charger_after, :start_after, :id_after)
+            {_PAGE_ORDER}""",
+        (True, True): f"{_SESSIONS} AND charger_id = :charger {_PAGE_ORDER}",
+        (True, False): f"""{_SESSIONS} AND charger_id = :charger
+            AND (start_ts, id) > (:start_after, :id_after) {_PAGE_ORDER}""",
+    }.items()
 }
 
 
@@ -101,6 +102,14 @@ class PostgresImports:
             await transaction.run(create_seen, statements=1)
             yield PostgresImportSession(transaction)
 
+    async def count_chargers(self) -> int:
+        async def query(conn: Connection) -> int:
+            cursor = await conn.execute("SELECT count(*) FROM chargers")
+            [(count,)] = await cursor.fetchall()
+            return int(count)
+
+        return await self._db.read(query)
+
     async def charger_zones(self) -> dict[str, str | None]:
         async def query(conn: Connection) -> dict[str, str | None]:
             cursor = await conn.execute("SELECT id, time_zone FROM chargers")
@@ -109,36 +118,36 @@ class PostgresImports:
         return await self._db.read(query)
 
     async def export_chargers(self) -> AsyncIterator[Charger]:
-        sql, params = _CHARGERS_FIRST, dict[str, object]()
-        while page := await self._page(sql, params):
+        statement, params = _CHARGERS_FIRST, dict[str, object]()
+        while page := await self._page(statement, params):
             for row in page:
                 yield charger_from_row(row)
-            sql, params = _CHARGERS_AFTER, {"after": page[-1][0]}
+            statement, params = _CHARGERS_AFTER, {"after": page[-1][0]}
 
     async def export_sessions(
-        self, charger_id: str | None, start: int | None, end: int | None
+        self, charger_id: str | None, start: datetime | None, end: datetime | None
     ) -> AsyncIterator[Session]:
         one = charger_id is not None
         params: dict[str, object] = {
             "charger": charger_id,
-            "start": FAR_PAST if start is None else start,
-            "end": FAR_FUTURE if end is None else end,
+            "start": FAR_PAST if start is None else epoch(start),
+            "end": FAR_FUTURE if end is None else epoch(end),
         }
-        sql = _SESSIONS_SQL[one, True]
-        while page := await self._page(sql, params):
+        statement = _SESSIONS_SQL[one, True]
+        while page := await self._page(statement, params):
             for row in page:
                 yield session_from_row(row)
-            last_id, last_charger, last_start = page[-1][:3]
+            last = page[-1]
             params |= {
-                "charger_after": last_charger,
-                "start_after": last_start,
-                "id_after": last_id,
+                "charger_after": last[_CHARGER_ID],
+                "start_after": last[_START],
+                "id_after": last[_ID],
             }
-            sql = _SESSIONS_SQL[one, False]
+            statement = _SESSIONS_SQL[one, False]
 
-    async def _page(self, sql: str, params: dict[str, object]) -> list[TupleRow]:
+    async def _page(self, statement: str, params: dict[str, object]) -> list[TupleRow]:
         async def query(conn: Connection) -> list[TupleRow]:
-            cursor = await conn.execute(sql, params)
+            cursor = await conn.execute(statement, params)
             return await cursor.fetchall()
 
         return await self._db.read(query)

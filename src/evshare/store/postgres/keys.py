@@ -6,8 +6,9 @@ from datetime import datetime
 
 from psycopg.rows import TupleRow
 
-from evshare.errors import KeyManagementError
-from evshare.model import ApiKey, epoch, from_epoch
+from evshare.errors import KeyExists, NoSuchKey, NoSuchPlan
+from evshare.model import UNLIMITED_PLAN, ApiKey, epoch, from_epoch
+from evshare.store import sql
 from evshare.store.postgres.connection import Connection, Database
 
 # Names in byte order, as SQLite sorts them, whatever the database's default collation.
@@ -18,6 +19,19 @@ _KEYS_SQL = """SELECT k.name, k.all_chargers, k.created_at, k.expires_at, k.revo
     GROUP BY k.name ORDER BY k.name COLLATE "C\""""
 _LIST_SQL = _KEYS_SQL.format(where="")
 _GET_SQL = _KEYS_SQL.format(where="WHERE k.name = %s")
+_INSERT_KEY = sql.for_psycopg(sql.INSERT_KEY + " ON CONFLICT (name) DO NOTHING")
+_INSERT_SECRET = sql.for_psycopg(sql.INSERT_SECRET)
+_REVOKE_KEY = sql.for_psycopg(sql.REVOKE_KEY)
+# Locks the plan against a concurrent delete until this transaction commits (see plans.py).
+_SHARE_PLAN = sql.for_psycopg(sql.PLAN_EXISTS + " FOR SHARE")
+
+
+async def require_plan(conn: Connection, plan: str | None) -> None:
+    """NoSuchPlan unless a key may be put on `plan` (None: the default plan)."""
+    if plan not in (None, UNLIMITED_PLAN):
+        cursor = await conn.execute(_SHARE_PLAN, {"name": plan})
+        if await cursor.fetchone() is None:
+            raise NoSuchPlan(str(plan))
 
 
 def _key(row: TupleRow) -> ApiKey:
@@ -37,31 +51,37 @@ class PostgresKeys:
     _db: Database
 
     async def create_key(self, key: ApiKey, lookup_id: str, secret_hash: bytes) -> None:
+        created = epoch(key.created_at)
+
         async def work(conn: Connection) -> None:
+            await require_plan(conn, key.plan)
             cursor = await conn.execute(
-                "INSERT INTO api_keys (name, all_chargers, created_at, expires_at, plan) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO NOTHING",
-                (
-                    key.name,
-                    key.all_chargers,
-                    epoch(key.created_at),
-                    None if key.expires_at is None else epoch(key.expires_at),
-                    key.plan,
-                ),
+                _INSERT_KEY,
+                {
+                    "name": key.name,
+                    "all_chargers": key.all_chargers,
+                    "created_at": created,
+                    "expires_at": None if key.expires_at is None else epoch(key.expires_at),
+                    "plan": key.plan,
+                },
             )
             if cursor.rowcount == 0:
-                raise KeyManagementError(f"a key named {key.name!r} already exists")
+                raise KeyExists(key.name)
             await conn.execute(
                 "INSERT INTO key_chargers (key_name, charger_id) SELECT %s, unnest(%s::text[])",
                 (key.name, sorted(key.charger_ids)),
             )
             await conn.execute(
-                "INSERT INTO key_secrets (lookup_id, key_name, secret_hash, created_at) "
-                "VALUES (%s, %s, %s, %s)",
-                (lookup_id, key.name, secret_hash, epoch(key.created_at)),
+                _INSERT_SECRET,
+                {
+                    "lookup": lookup_id,
+                    "name": key.name,
+                    "secret_hash": secret_hash,
+                    "created_at": created,
+                },
             )
 
-        await self._db.write(work, statements=3)
+        await self._db.write(work, statements=4)
 
     async def list_keys(self) -> list[ApiKey]:
         async def query(conn: Connection) -> list[ApiKey]:
@@ -80,12 +100,9 @@ class PostgresKeys:
 
     async def revoke_key(self, name: str, at: datetime) -> None:
         async def work(conn: Connection) -> None:
-            cursor = await conn.execute(
-                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, %s) WHERE name = %s",
-                (epoch(at), name),
-            )
+            cursor = await conn.execute(_REVOKE_KEY, {"at": epoch(at), "name": name})
             if cursor.rowcount == 0:
-                raise KeyManagementError(f"there is no key named {name!r}")
+                raise NoSuchKey(name)
 
         await self._db.write(work, statements=1)
 
@@ -100,7 +117,7 @@ class PostgresKeys:
                 "SELECT 1 FROM api_keys WHERE name = %s FOR UPDATE", (name,)
             )
             if await cursor.fetchone() is None:
-                raise KeyManagementError(f"there is no key named {name!r}")
+                raise NoSuchKey(name)
             # least() skips NULLs: a secret without an end gets `retire`.
             await conn.execute(
                 "UPDATE key_secrets SET not_after = least(not_after, %s) WHERE key_name = %s",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from evshare.limits.usage import UsageRow
+from evshare.model import UsageRow
 from evshare.store.postgres.connection import Connection, Database
 
 # An upsert may touch each row once per statement: rows are summed per (key, day) first, and

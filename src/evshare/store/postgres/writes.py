@@ -10,39 +10,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from evshare.model import Charger, Session
+from evshare.store import sql
 from evshare.store.port import UpsertCounts
 from evshare.store.postgres import documents
 from evshare.store.postgres.connection import Connection, Database
 from evshare.store.rows import CHARGER_COLUMNS, SESSION_COLUMNS, Row, charger_row, session_row
 
-_CHARGER_COLUMNS = CHARGER_COLUMNS
-_SESSION_COLUMNS = SESSION_COLUMNS
 
-
-def _merge_sql(table: str, columns: Sequence[str], doc: str | None = None) -> str:
+def upsert_sql(table: str, columns: Sequence[str], doc: str | None = None) -> str:
+    """A merge of the table `incoming` (rows of `columns`) into `table`, rendering `doc` if
+    given; it answers how many rows it inserted and how many it updated."""
     names = ", ".join(columns)
-    changed = [c for c in columns if c != "id"]
-    assign = ", ".join(f"{c} = excluded.{c}" for c in [*changed, *(["doc"] if doc else [])])
-    old = ", ".join(f"{table}.{c}" for c in changed)
-    new = ", ".join(f"excluded.{c}" for c in changed)
     # A document is rendered from the incoming columns by this statement. The WHERE leaves an
     # identical row untouched and out of RETURNING; of the rows returned, a new one has no xmax
     # (no earlier version of it was replaced).
     return f"""WITH merged (inserted) AS (
             INSERT INTO {table} ({names}{", doc" if doc else ""})
             SELECT {names}{", " + doc if doc else ""} FROM incoming
-            ON CONFLICT (id) DO UPDATE SET {assign} WHERE ({old}) IS DISTINCT FROM ({new})
+            {sql.upsert_set(table, columns, doc is not None)}
             RETURNING xmax = 0)
         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"""
 
 
-_COLUMNS = {"chargers": _CHARGER_COLUMNS, "sessions": _SESSION_COLUMNS}
+_COLUMNS = {"chargers": CHARGER_COLUMNS, "sessions": SESSION_COLUMNS}
 _COPY = {
     table: f"COPY incoming ({', '.join(columns)}) FROM STDIN" for table, columns in _COLUMNS.items()
 }
 _MERGE = {
-    "chargers": _merge_sql("chargers", _CHARGER_COLUMNS, documents.charger_doc("")),
-    "sessions": _merge_sql("sessions", _SESSION_COLUMNS),
+    "chargers": upsert_sql("chargers", CHARGER_COLUMNS, documents.charger_doc("")),
+    "sessions": upsert_sql("sessions", SESSION_COLUMNS),
 }
 
 
@@ -83,11 +79,3 @@ class PostgresWrites:
             return await upsert(conn, table, rows)
 
         return await self._db.write(work, statements=UPSERT_STATEMENTS)
-
-    async def count_chargers(self) -> int:
-        async def query(conn: Connection) -> int:
-            cursor = await conn.execute("SELECT count(*) FROM chargers")
-            [(count,)] = await cursor.fetchall()
-            return int(count)
-
-        return await self._db.read(query)

@@ -5,22 +5,20 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import orjson
 
-from evshare.model import Charger, Session
+from evshare.model import Charger, Session, epoch
+from evshare.store import sql
 from evshare.store.port import UpsertCounts
 from evshare.store.rows import charger_from_row, charger_row, session_from_row, session_row
 from evshare.store.sqlite.connection import FAR_FUTURE, FAR_PAST, translated_errors
 from evshare.store.sqlite.writes import UPSERT_CHARGER, UPSERT_SESSION, upsert_rows
 
-_EXPORT_CHARGERS = """SELECT id, name, serial_number, model, manufacturer, max_output_power_w,
-    max_available_current_a, output_voltage_v, number_of_connectors, time_zone, latitude,
-    longitude, commissioning_date FROM chargers ORDER BY id"""
-_EXPORT_SESSIONS = """SELECT id, charger_id, start_ts, end_ts, energy_wh, charging_duration_s
-    FROM sessions WHERE (:charger IS NULL OR charger_id = :charger)
-      AND start_ts >= :start AND start_ts < :end
-    ORDER BY charger_id, start_ts, id"""
+_EXPORT_CHARGERS = f"SELECT {sql.CHARGER_LIST} FROM chargers ORDER BY id"
+_EXPORT_SESSIONS = f"""SELECT {sql.SESSION_LIST} FROM sessions
+    WHERE (:charger IS NULL OR charger_id = :charger) AND {sql.IN_RANGE} {sql.SESSION_ORDER}"""
 
 
 _IMPORT_CACHE_KIB = 256 * 1024
@@ -91,6 +89,11 @@ class SqliteImports:
         with translated_errors():
             db.execute("ROLLBACK" if dry_run else "COMMIT")
 
+    async def count_chargers(self) -> int:
+        with translated_errors():
+            (count,) = self._db.execute("SELECT count(*) FROM chargers").fetchone()
+        return int(count)
+
     async def charger_zones(self) -> dict[str, str | None]:
         with translated_errors():
             return dict(self._db.execute("SELECT id, time_zone FROM chargers").fetchall())
@@ -102,12 +105,12 @@ class SqliteImports:
             yield charger_from_row(row)
 
     async def export_sessions(
-        self, charger_id: str | None, start: int | None, end: int | None
+        self, charger_id: str | None, start: datetime | None, end: datetime | None
     ) -> AsyncIterator[Session]:
         params = {
             "charger": charger_id,
-            "start": FAR_PAST if start is None else start,
-            "end": FAR_FUTURE if end is None else end,
+            "start": FAR_PAST if start is None else epoch(start),
+            "end": FAR_FUTURE if end is None else epoch(end),
         }
         with translated_errors():
             cursor = self._db.execute(_EXPORT_SESSIONS, params)

@@ -5,37 +5,52 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from evshare.errors import KeyManagementError
-from evshare.model import ApiKey, epoch, from_epoch
+from evshare.errors import KeyExists, NoSuchKey, NoSuchPlan
+from evshare.model import UNLIMITED_PLAN, ApiKey, epoch, from_epoch
+from evshare.store import sql
 from evshare.store.sqlite.connection import transaction, translated_errors
+
+
+def require_plan(db: sqlite3.Connection, plan: str | None) -> None:
+    """NoSuchPlan unless a key may be put on `plan` (None: the default plan)."""
+    if (
+        plan not in (None, UNLIMITED_PLAN)
+        and not db.execute(sql.PLAN_EXISTS, {"name": plan}).fetchone()
+    ):
+        raise NoSuchPlan(str(plan))
 
 
 class SqliteKeys:
     _db: sqlite3.Connection
 
     async def create_key(self, key: ApiKey, lookup_id: str, secret_hash: bytes) -> None:
+        created = epoch(key.created_at)
         with transaction(self._db) as db:
-            if db.execute("SELECT 1 FROM api_keys WHERE name = ?", (key.name,)).fetchone():
-                raise KeyManagementError(f"a key named {key.name!r} already exists")
+            if db.execute(sql.KEY_EXISTS, {"name": key.name}).fetchone():
+                raise KeyExists(key.name)
+            require_plan(db, key.plan)
             db.execute(
-                "INSERT INTO api_keys (name, all_chargers, created_at, expires_at, plan) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (
-                    key.name,
-                    key.all_chargers,
-                    epoch(key.created_at),
-                    None if key.expires_at is None else epoch(key.expires_at),
-                    key.plan,
-                ),
+                sql.INSERT_KEY,
+                {
+                    "name": key.name,
+                    "all_chargers": key.all_chargers,
+                    "created_at": created,
+                    "expires_at": None if key.expires_at is None else epoch(key.expires_at),
+                    "plan": key.plan,
+                },
             )
             db.executemany(
                 "INSERT INTO key_chargers (key_name, charger_id) VALUES (?, ?)",
                 [(key.name, charger) for charger in sorted(key.charger_ids)],
             )
             db.execute(
-                "INSERT INTO key_secrets (lookup_id, key_name, secret_hash, created_at) "
-                "VALUES (?, ?, ?, ?)",
-                (lookup_id, key.name, secret_hash, epoch(key.created_at)),
+                sql.INSERT_SECRET,
+                {
+                    "lookup": lookup_id,
+                    "name": key.name,
+                    "secret_hash": secret_hash,
+                    "created_at": created,
+                },
             )
 
     async def list_keys(self) -> list[ApiKey]:
@@ -66,20 +81,16 @@ class SqliteKeys:
 
     async def revoke_key(self, name: str, at: datetime) -> None:
         with transaction(self._db) as db:
-            cursor = db.execute(
-                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE name = ?",
-                (epoch(at), name),
-            )
-            if cursor.rowcount == 0:
-                raise KeyManagementError(f"there is no key named {name!r}")
+            if db.execute(sql.REVOKE_KEY, {"at": epoch(at), "name": name}).rowcount == 0:
+                raise NoSuchKey(name)
 
     async def add_secret(
         self, name: str, lookup_id: str, secret_hash: bytes, retire_others_at: datetime
     ) -> None:
         retire = epoch(retire_others_at)
         with transaction(self._db) as db:
-            if not db.execute("SELECT 1 FROM api_keys WHERE name = ?", (name,)).fetchone():
-                raise KeyManagementError(f"there is no key named {name!r}")
+            if not db.execute(sql.KEY_EXISTS, {"name": name}).fetchone():
+                raise NoSuchKey(name)
             db.execute(
                 "UPDATE key_secrets SET not_after = min(coalesce(not_after, ?), ?) "
                 "WHERE key_name = ?",

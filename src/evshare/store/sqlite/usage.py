@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 
-from evshare.limits.usage import UsageRow
+from evshare.model import UsageRow
 from evshare.store.sqlite.connection import transaction, translated_errors
 
 _ADD = """INSERT INTO usage (key_name, day, requests, throttled) VALUES (?, ?, ?, ?)

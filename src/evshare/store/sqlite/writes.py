@@ -8,36 +8,31 @@ from collections.abc import Sequence
 import orjson
 
 from evshare.model import Charger, Session
+from evshare.store import sql
 from evshare.store.port import UpsertCounts
 from evshare.store.rows import CHARGER_COLUMNS, SESSION_COLUMNS, charger_row, session_row
 from evshare.store.sqlite import documents
-from evshare.store.sqlite.connection import transaction, translated_errors
-
-_CHARGER_COLUMNS = ", ".join(CHARGER_COLUMNS)
-_SESSION_COLUMNS = ", ".join(SESSION_COLUMNS)
+from evshare.store.sqlite.connection import transaction
 
 
-def _upsert_sql(table: str, columns: str, doc: str | None = None) -> str:
-    names = [c.strip() for c in columns.split(",")]
-    changed = [n for n in names if n != "id"]
-    assign = ", ".join(f"{n} = excluded.{n}" for n in [*changed, *(["doc"] if doc else [])])
-    old = ", ".join(f"{table}.{n}" for n in changed)
-    new = ", ".join(f"excluded.{n}" for n in changed)
+def upsert_sql(table: str, columns: Sequence[str], doc: str | None = None) -> str:
+    """An upsert of one row of `columns` (positional parameters), rendering `doc` if given."""
+    names = ", ".join(columns)
     # The WHERE keeps an identical row untouched, so `changes()` counts only real updates.
-    upsert = f"ON CONFLICT (id) DO UPDATE SET {assign} WHERE ({old}) IS NOT ({new})"
+    upsert = sql.upsert_set(table, columns, doc is not None, distinct="IS NOT")
     if doc is None:
-        return f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' for _ in names)}) {upsert}"
+        return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)}) {upsert}"
     # The document is rendered from the given values by this statement ("WHERE true" lets
     # SQLite parse an upsert of a SELECT).
-    given = ", ".join(f"? AS {n}" for n in names)
+    given = ", ".join(f"? AS {c}" for c in columns)
     return (
-        f"INSERT INTO {table} ({columns}, doc) SELECT {columns}, {doc} FROM (SELECT {given}) "
+        f"INSERT INTO {table} ({names}, doc) SELECT {names}, {doc} FROM (SELECT {given}) "
         f"WHERE true {upsert}"
     )
 
 
-UPSERT_CHARGER = _upsert_sql("chargers", _CHARGER_COLUMNS, documents.charger_doc(""))
-UPSERT_SESSION = _upsert_sql("sessions", _SESSION_COLUMNS)
+UPSERT_CHARGER = upsert_sql("chargers", CHARGER_COLUMNS, documents.charger_doc(""))
+UPSERT_SESSION = upsert_sql("sessions", SESSION_COLUMNS)
 
 
 def upsert_rows(
@@ -69,8 +64,3 @@ class SqliteWrites:
     async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts:
         with transaction(self._db) as db:
             return upsert_rows(db, "sessions", UPSERT_SESSION, [session_row(s) for s in sessions])
-
-    async def count_chargers(self) -> int:
-        with translated_errors():
-            (count,) = self._db.execute("SELECT count(*) FROM chargers").fetchone()
-        return int(count)
