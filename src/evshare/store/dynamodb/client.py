@@ -102,7 +102,7 @@ class Dynamo:
         config = Config(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            retries={"mode": "standard", "max_attempts": 3},
+            retries={"mode": "standard", "max_attempts": 5},
             max_pool_connections=_THREADS,
             tcp_keepalive=True,
         )
