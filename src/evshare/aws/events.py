@@ -138,7 +138,11 @@ def http_api_scope(event: dict[str, Any]) -> Scope:
 
 
 def to_scope(event: dict[str, Any]) -> Scope:
-    return http_api_scope(event) if is_http_api_v2(event) else rest_scope(event)
+    scope = http_api_scope(event) if is_http_api_v2(event) else rest_scope(event)
+    # The whole event under the key Mangum used, for whatever reads the request context
+    # (an authorizer's verified claims, identity/gateway.py).
+    scope["aws.event"] = event
+    return scope
 
 
 def to_result(event: dict[str, Any], status: int, headers: Headers, body: bytes) -> dict[str, Any]:
