@@ -98,14 +98,15 @@ class Report:
     dataset: dict[str, Any] = field(default_factory=dict)
     imports: list[ImportRow] = field(default_factory=list)
     http: list[HttpRow] = field(default_factory=list)
+    collect: list[Any] = field(default_factory=list)  # collect.CollectRow (collect imports us)
     commands: list[CommandRow] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
     finished: str = ""
 
-    def failed(self) -> list[ImportRow | HttpRow]:
+    def failed(self) -> list[Any]:
         """What ran and went wrong. An evshare command that fails makes a skip, not a failure:
         the product may not have it yet."""
-        rows: list[ImportRow | HttpRow] = [*self.imports, *self.http]
+        rows: list[Any] = [*self.imports, *self.http, *self.collect]
         return [row for row in rows if row.status == "failed"]
 
     def to_json(self) -> bytes:
@@ -179,6 +180,9 @@ class Report:
             f" {_num(r.ratio_to_bare, '.2f')} | {r.status} |"
             for r in self.http
         ]
+        from collect import markdown as collect_markdown
+
+        lines += collect_markdown(self.collect)
         busy = [r for r in self.http if (r.other_cpu or 0) > BUSY_CORES]
         if busy:
             lines += [

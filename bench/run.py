@@ -29,7 +29,9 @@ from urllib.parse import urlsplit
 
 import psycopg
 
+import collect
 import dataset
+import identity
 import loads
 import procs
 import report
@@ -74,6 +76,7 @@ class ServerConfig:
     plan: bool  # the key is on the `bench` plan; otherwise the server's default plan applies
     redis: bool
     access_log: bool
+    identity: bool = False  # a bearer JWT from a local issuer instead of an API key
 
 
 @dataclass(slots=True)
@@ -101,7 +104,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
     parser.add_argument("--warmup", type=float, help="unrecorded seconds before each: 3; --quick 1")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--only", choices=("import", "http"))
+    parser.add_argument("--only", choices=("import", "http", "collect"))
     parser.add_argument(
         "--without-access-log",
         action="store_true",
@@ -204,7 +207,7 @@ class Bench:
                 ("bench plan, memory", True, False),
                 ("bench plan, Redis", True, True),
             )
-        ]
+        ] + [ServerConfig("bench plan, memory, JWT identity", True, False, True, identity=True)]
 
     def measure(
         self, row: HttpRow, endpoint: workload.Endpoint, port: int, key: str, pgid: int
@@ -213,7 +216,9 @@ class Bench:
 
         `pgid` is the server's process group, whose CPU counts as the benchmark's own.
         """
-        headers = {"x-api-key": key} if key else {}
+        headers = {"x-api-key": key} if key.startswith("evs_") else {}
+        if key and not key.startswith("evs_"):
+            headers = {"authorization": f"Bearer {key}"}  # an identity's JWT
         sizes = []
         sample = zip(endpoint.paths, endpoint.expected, strict=True)
         for path, expected in list(sample)[:PRECHECK_PATHS]:
@@ -279,8 +284,8 @@ class Bench:
         for endpoint in self.endpoints:
             row = HttpRow("bare ASGI", "-", "-", False, endpoint.kind, endpoint.label)
             self.report.http.append(row)
-            if self.settings.only == "import" or self.wrk_problem:
-                row.skip(self.wrk_problem or "--only import")
+            if self.settings.only in ("import", "collect") or self.wrk_problem:
+                row.skip(self.wrk_problem or f"--only {self.settings.only}")
                 continue
             port = procs.free_port()
             argv = [sys.executable, "-m", "uvicorn", "bare_app:create_app", "--factory"]
@@ -308,6 +313,7 @@ class Bench:
                 ],
             )
             for config in self.configs()
+            if name == "SQLite" or not config.identity  # identities: one store is enough
         ]
         for _, rows in servers:
             self.report.http += rows
@@ -333,7 +339,11 @@ class Bench:
                 product.ratio_to_raw = product.rows_per_s / raw.rows_per_s
             for config, rows in servers:
                 problem = (
-                    ("--only import" if self.settings.only == "import" else None)
+                    (
+                        f"--only {self.settings.only}"
+                        if self.settings.only in ("import", "collect")
+                        else None
+                    )
                     or self.wrk_problem
                     or access.problems.get(config.plan)
                     or (self.redis_problem if config.redis else None)
@@ -347,7 +357,43 @@ class Bench:
                 argv += ["--workers", str(WORKERS), "--database-url", url]
                 env = product_env(access_log=config.access_log, redis=config.redis)
                 work = list(zip(self.endpoints, rows, strict=True))
+                if config.identity:
+                    with identity.issuer(self.run_dir) as issuer:
+                        env["EVSHARE_IDENTITY_CONFIG"] = str(issuer.config)
+                        self.run_server(argv, port, env, work, issuer.token)
+                    continue
                 self.run_server(argv, port, env, work, access.keys[config.plan])
+            if name == "SQLite":
+                self.collect_figure(url, access)
+
+    def collect_figure(self, url: str, access: Access) -> None:
+        """`evshare collect` from a server over this store, beside the server's own rate."""
+        row = collect.CollectRow()
+        self.report.collect.append(row)
+        key = access.keys.get(True) or access.keys.get(False)
+        if self.settings.only in ("import", "http") or key is None:
+            row.skip(f"--only {self.settings.only}" if key else "no key was made")
+            return
+        say("SQLite: collect")
+        s = self.settings
+        try:
+            collect.measure(
+                row,
+                evshare=EVSHARE,
+                data=self.data,
+                source_url=url,
+                key=key,
+                run_dir=self.run_dir,
+                env=product_env(),
+                workers=WORKERS,
+                duration=s.duration,
+                warmup=s.warmup,
+                connections=s.connections,
+                threads=s.threads,
+                wrk=self.wrk_problem is None,
+            )
+        except (CommandFailed, OSError) as exc:
+            row.fail(str(exc))
 
     def database(self, name: str) -> AbstractContextManager[str]:
         """The URL of an empty database of the harness's own for `name`, for the run."""
@@ -356,8 +402,8 @@ class Bench:
         return loads.scratch_database(POSTGRES_URL)
 
     def raw_load(self, row: ImportRow, name: str, url: str) -> None:
-        if self.settings.only == "http":
-            row.skip("--only http")
+        if self.settings.only in ("http", "collect"):
+            row.skip(f"--only {self.settings.only}")
             return
         try:
             if name == "SQLite":
@@ -417,8 +463,8 @@ class Bench:
             row = report.CommandRow(name, "evshare " + " ".join(args))
             self.report.commands.append(row)
             problem = self.cli_problem or access.problems.get(False)
-            if self.settings.only == "http" or problem:
-                row.skip(problem or "--only http")
+            if self.settings.only in ("http", "collect") or problem:
+                row.skip(problem or f"--only {self.settings.only}")
                 continue
             began = time.perf_counter()
             done = subprocess.run(
@@ -454,6 +500,7 @@ class Bench:
         product = next(
             r for r in self.report.imports if (r.store, r.method) == ("SQLite", "evshare import")
         )
+        collected = next(iter(self.report.collect), None)
         self.report.targets = [
             _target(
                 "sessions endpoint, SQLite, auth + limiter (memory), access log on:"
@@ -473,6 +520,13 @@ class Bench:
                 product.ratio_to_raw,
                 IMPORT_TARGET_RAW_RATIO,
                 product.reason,
+            ),
+            _target(
+                f"collect from a local evshare server ≥ {collect.COLLECT_TARGET_SESSIONS_PER_S:,}"
+                " sessions/s",
+                collected.sessions_per_s if collected else None,
+                collect.COLLECT_TARGET_SESSIONS_PER_S,
+                collected.reason if collected else "not run",
             ),
         ]
         credits = next(

@@ -75,6 +75,14 @@ class Settings:
     )
     default_plan: str = setting("unlimited", "plan of keys that have none")
 
+    # Identities: bearer JWTs from the operator's OIDC / Cognito issuers (see identity/).
+    identity_config: str | None = setting(
+        None, "TOML file of trusted token issuers and their claim mapping"
+    )
+    identity_trust_gateway: bool = setting(
+        False, "on Lambda: map the claims API Gateway's authorizer verified"
+    )
+
     # Who checks keys and plans behind API Gateway (see docs/aws.md).
     auth: AuthMode = setting(
         "evshare",

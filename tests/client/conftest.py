@@ -36,6 +36,15 @@ def provider() -> ProviderFactory:
     return make
 
 
+@pytest.fixture
+def database_url_postgres_empty(postgres_database: str) -> str:
+    """The session's PostgreSQL test database, emptied."""
+    from tests.conftest import _empty_postgres
+
+    _empty_postgres(postgres_database)
+    return postgres_database
+
+
 @dataclass(frozen=True)
 class Evshare:
     base: str

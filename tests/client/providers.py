@@ -109,6 +109,7 @@ class Provider:
     storm: int = 6
     hang: float = 3.0
     flaky: bool = False
+    delay: float = 0.0  # seconds added to every answer
     requests: int = 0
     in_progress: list[dict[str, Any]] = field(default_factory=list)
     seen_bodies: set[str] = field(default_factory=set)
@@ -160,6 +161,8 @@ class Provider:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         self.requests += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
         status, body, headers = await self.answer(scope)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -130,6 +130,7 @@ def evshare_check(
     return done
 
 
+@pytest.mark.process
 def test_the_command_against_evshare(evshare_server: Evshare, tmp_path: Path) -> None:
     junit = tmp_path / "check.xml"
     env = {"PROVIDER_KEY": evshare_server.keys.all}
@@ -149,6 +150,7 @@ def test_the_command_against_evshare(evshare_server: Evshare, tmp_path: Path) ->
     assert "0 error(s)" in text.stdout
 
 
+@pytest.mark.process
 def test_the_command_fails_on_errors_and_writes_junit_failures(
     provider: ProviderFactory, tmp_path: Path
 ) -> None:
@@ -162,6 +164,7 @@ def test_the_command_fails_on_errors_and_writes_junit_failures(
     assert [f.get("type") for f in failures] == ["SESSIONS-ORDER"]
 
 
+@pytest.mark.process
 def test_user_errors_are_one_line() -> None:
     missing = evshare_check("http://127.0.0.1:9", "--key-env", "NOT_SET_ANYWHERE")
     assert missing.returncode == 1

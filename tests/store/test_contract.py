@@ -571,3 +571,44 @@ async def test_an_export_larger_than_any_page_misses_and_repeats_nothing(store: 
     assert everything == [s.id for s in many]
     later = [s async for s in store.export_sessions("CA-0010", T0 + timedelta(seconds=1000), None)]
     assert later == [s for s in many[6001:] if s.start_time >= T0 + timedelta(seconds=1000)]
+
+
+# --- provenance of collected chargers (evshare collect) -----------------------------------------
+
+
+async def test_collected_chargers_keep_their_source_id_and_watermark(store: Store) -> None:
+    await store.upsert_chargers([Charger(id="a:CH-1", name="one"), Charger(id="b:CH-1", name="x")])
+    await store.record_collected("a", [("CH-1", "a:CH-1")], 100)
+    await store.record_collected("b", [("CH-1", "b:CH-1")], 100)
+    assert (await store.collected_chargers("a"))["CH-1"].watermark is None
+    await store.finish_collected("a", "CH-1", date(2026, 1, 5), [])
+    await store.record_collected("a", [("CH-1", "a:CH-1")], 200)  # seen again: watermark kept
+    [row] = (await store.collected_chargers("a")).values()
+    assert (row.source, row.remote_id, row.charger_id, row.watermark) == (
+        "a",
+        "CH-1",
+        "a:CH-1",
+        date(2026, 1, 5),
+    )
+    assert (await store.collected_chargers("b"))["CH-1"].watermark is None
+    assert await store.collected_chargers("c") == {}
+
+
+async def test_a_window_of_stored_sessions_and_vanished_ones_deleted(store: Store) -> None:
+    await store.upsert_chargers([Charger(id="a:CH-1", name="one"), Charger(id="a:CH-2", name="2")])
+    await store.record_collected("a", [("CH-1", "a:CH-1"), ("CH-2", "a:CH-2")], 100)
+    day = timedelta(days=1)
+    sessions = [
+        Session(f"a:CH-1:{n}", "a:CH-1", T0 + n * day, T0 + n * day + day / 24, 10.0 + n, None)
+        for n in range(5)
+    ]
+    other = Session("a:CH-2:0", "a:CH-2", T0, None, 1.0, 60)
+    await store.upsert_sessions([*sessions, other])
+    window = await store.stored_sessions("a:CH-1", T0 + day, T0 + 3 * day)
+    assert window == {s.id: s for s in sessions[1:3]}
+    assert set(await store.stored_sessions("a:CH-1", None, None)) == {s.id for s in sessions}
+    await store.finish_collected("a", "CH-1", date(2026, 1, 5), ["a:CH-1:1", "a:CH-2:0"])
+    left = await store.stored_sessions("a:CH-1", None, None)
+    assert set(left) == {s.id for s in sessions} - {"a:CH-1:1"}
+    # Only the named charger's sessions are deleted, whatever ids are given.
+    assert set(await store.stored_sessions("a:CH-2", None, None)) == {"a:CH-2:0"}

@@ -20,6 +20,7 @@ import random
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import unquote_to_bytes
@@ -38,7 +39,6 @@ from evshare.limits import (
     UsageCounter,
     build_limiter,
 )
-from evshare.model import Visibility
 from evshare.store import Store, open_store
 
 access_log = logging.getLogger("evshare.access")
@@ -98,9 +98,9 @@ class EnergSyncApp:
         self._paged = settings.profile == "1.2.0"
         self._root = settings.root_path
         self._gateway = settings.auth == "gateway"
-        # Rendered on first use: parsing the YAML contract is a cost a Lambda cold start skips.
-        self._openapi: bytes | None = None
-        self._docs: bytes | None = None
+        self._auth = auth.build_authenticator(settings, lambda: self.store)
+        self._openapi = document_json(settings.profile, auth.bearer_issuers(self._auth))
+        self._docs = docs_html(settings.profile, settings.root_path)
 
     @property
     def store(self) -> Store:
@@ -115,7 +115,7 @@ class EnergSyncApp:
         return self._limiter
 
     async def _ensure_started(self) -> None:
-        # Servers without lifespan events (AWS Lambda) start the app on first use;
+        # Servers without lifespan events (AWS Lambda through Mangum) start the app on first use;
         # a warm Lambda container then keeps the store between invocations.
         if not self._started:
             async with self._start_lock:
@@ -134,6 +134,7 @@ class EnergSyncApp:
             else:
                 self._limiter = build_limiter(self.settings)
         await self._plans.start()
+        await self._auth.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="evshare-housekeeping")
         self._started = True
 
@@ -142,6 +143,7 @@ class EnergSyncApp:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)
             self._housekeeping = None
+        await self._auth.close()
         if self._store is not None:
             # The last chance to save them: try a few times (several workers may be writing
             # their own final counts to SQLite at this very moment).
@@ -227,12 +229,10 @@ class EnergSyncApp:
         started = time.perf_counter()
         api_key = authorization = request_id = None
         for name, value in scope["headers"]:
-            # The same credential header twice is ambiguous: neither is tried (an empty value
-            # is a malformed credential, refused with 401).
             if name == b"x-api-key":
-                api_key = value if api_key is None else b""
+                api_key = value if api_key is None else auth.AMBIGUOUS
             elif name == b"authorization":
-                authorization = value if authorization is None else b""
+                authorization = value if authorization is None else auth.AMBIGUOUS
             elif name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
                 request_id = value
         if request_id is None:
@@ -296,51 +296,57 @@ class EnergSyncApp:
 
         if self._gateway:
             credential = await auth.authenticate_gateway(self.store, scope, api_key)
+            caller = auth.key_caller(credential)
         else:
-            credential = await auth.authenticate(
-                self.store, auth.presented_token(api_key, authorization)
-            )
-        key = credential.key_name
+            caller = await self._auth.authenticate(scope, api_key, authorization)
+        account = caller.account
         rate_limit: Headers = []
         try:
             # With auth=gateway, API Gateway's usage plans have judged the request already.
-            plan = None if self._gateway else await self._plans.resolve(credential.plan)
-            decision = _NO_LIMITS if plan is None else await self.limiter.admit(key, plan)
-            self._usage.record(key, self._today(), not decision.allowed)
+            plan = None if self._gateway else await self._plans.resolve(caller.plan)
+            decision = _NO_LIMITS if plan is None else await self.limiter.admit(account, plan)
+            self._usage.record(account, self._today(), not decision.allowed)
             decision.raise_if_refused()  # a 429 carries its own RateLimit fields
             rate_limit = [(_RATE_LIMIT_NAMES[k], v.encode()) for k, v in decision.headers.items()]
             query = params.parse_query(scope.get("query_string", b""))
-            visibility = Visibility(key, credential.all_chargers)
-            body = await self._operation(operation, visibility, charger_id, query)
+            body = await self._operation(operation, caller, charger_id, query)
         except EvshareError as exc:
             reply = _error_reply(to_response(exc))
             reply.headers.extend(rate_limit)
         else:
             reply = Reply(200, body, [_JSON, _PRIVATE, *rate_limit])
-        reply.key_name = key
+        reply.key_name = caller.name
         return reply
 
     async def _operation(
-        self, operation: str, visibility: Visibility, charger_id: str, query: dict[str, list[str]]
+        self, operation: str, caller: auth.Caller, charger_id: str, query: dict[str, list[str]]
     ) -> bytes:
         store = self.store
+        visibility, only = caller.visibility, caller.only
         if operation == "sessions":
             window = params.session_query(query)
+            if only is not None and charger_id not in only:
+                raise NotFound(charger_id)
             sessions = await store.sessions_json(visibility, charger_id, window.start, window.end)
             if sessions is None:
                 raise NotFound(charger_id)
             return sessions
         if operation == "detail":
+            if only is not None and charger_id not in only:
+                raise NotFound(charger_id)
             charger = await store.charger_json(visibility, charger_id)
             if charger is None:
                 raise NotFound(charger_id)
             return charger
         wanted = params.charger_query(query, paged=self._paged)
+        ids: Sequence[str] | None = wanted.ids
+        if only is not None:  # an identity's own chargers, and of those only the ones asked for
+            ids = sorted(only) if ids is None else [i for i in ids if i in only]
         if not self._paged:
-            chargers, _ = await store.chargers_json(visibility, wanted.ids, 0, None)
+            chargers, _ = await store.chargers_json(visibility, ids, 0, None)
             return chargers
         chargers, total = await store.chargers_json(
-            visibility, wanted.ids, wanted.offset, wanted.page_size
+            visibility, ids, wanted.offset, wanted.page_size
         )
         return b'{"chargers":' + chargers + b',"total":' + str(total).encode() + b"}"
 
@@ -350,12 +356,8 @@ class EnergSyncApp:
         if scope["method"] not in ("GET", "HEAD"):
             return _error_reply(METHOD_NOT_ALLOWED)
         if path == "/openapi.json":
-            if self._openapi is None:
-                self._openapi = document_json(self.settings.profile)
             return Reply(200, self._openapi, [_JSON, _PUBLIC])
         if path == "/docs":
-            if self._docs is None:
-                self._docs = docs_html(self.settings.profile, self.settings.root_path)
             return Reply(200, self._docs, [(b"content-type", b"text/html; charset=utf-8"), _PUBLIC])
         await self.store.ping()
         return Reply(200, _HEALTHY, [_JSON, _PRIVATE])

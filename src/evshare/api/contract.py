@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import html
+from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
 from typing import Any, cast
@@ -44,8 +45,24 @@ def document(profile: Profile) -> dict[str, Any]:
     return spec
 
 
-def document_json(profile: Profile) -> bytes:
-    return orjson.dumps(document(profile))
+def document_json(profile: Profile, issuers: Sequence[tuple[str, str]] = ()) -> bytes:
+    """The served contract. With identities configured (`issuers`: alias and URL of each), it
+    gains `jwtBearer`, a second bearer scheme for the issuers' JWTs, marked `x-evshare`; the
+    contract's own `bearerAuth` (an API key sent as a bearer token) is left as it is. Without
+    identities the document is the contract as-is."""
+    spec = document(profile)
+    if issuers:
+        listed = ", ".join(f"{alias} ({url})" for alias, url in issuers)
+        spec["components"]["securitySchemes"]["jwtBearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "`Authorization: Bearer <JWT>` issued by a trusted identity provider "
+            f"(RS256 or ES256): {listed}. The token's claims decide which chargers it sees.",
+            "x-evshare": True,
+        }
+        spec["security"] = [*spec.get("security", []), {"jwtBearer": []}]
+    return orjson.dumps(spec)
 
 
 def _schema_text(schema: dict[str, Any]) -> str:

@@ -8,9 +8,10 @@ import sys
 
 import typer
 
-from evshare.cli import aws, credits, db, keys, plans
+from evshare.cli import aws, credits, db, identity, keys, plans
 from evshare.cli.audit import audit
 from evshare.cli.check import check
+from evshare.cli.collect import collect
 from evshare.cli.common import err_console
 from evshare.cli.demo import demo
 from evshare.cli.imports import export_app, import_app
@@ -34,8 +35,10 @@ app.add_typer(db.app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(credits.app, name="credits")
+app.add_typer(identity.app, name="identity")
 app.command("audit")(audit)
 app.command("check")(check)
+app.command("collect")(collect)
 app.add_typer(aws.app, name="aws")
 
 

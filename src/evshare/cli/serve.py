@@ -72,6 +72,10 @@ def serve(
         access_log=access_log,
         database_url=database_url,
     )
+    if settings.identity_config is not None:
+        from evshare.identity.config import load_identity_config
+
+        load_identity_config(settings.identity_config)  # refuse a bad file before any worker
     require_current(settings.database_url, settings.db_connect_timeout)
     export_settings(settings)
     if not settings.access_log:

@@ -195,15 +195,37 @@ class EnergSyncClient:
         """The charger's sessions that started from 00:00 UTC on `start` through the end of
         `end` (either may be None: unbounded). With `max_bytes`, a larger body raises
         `ResponseTooLarge` as soon as it passes the limit, before it is all read."""
+        response, body = await self._sessions(charger_id, start, end, max_bytes)
+        return _parse_sessions(body, charger_id, str(response.url))
+
+    async def sessions_as(
+        self,
+        charger_id: str,
+        start: date | None,
+        end: date | None,
+        *,
+        prefix: str,
+        local_charger: str,
+        max_bytes: int | None = None,
+    ) -> list[Session]:
+        """`sessions()` with each id prefixed and every session under `local_charger`: the ids
+        `evshare collect` stores, made while parsing."""
+        response, body = await self._sessions(charger_id, start, end, max_bytes)
+        return _parse_sessions(
+            body, charger_id, str(response.url), prefix=prefix, local_charger=local_charger
+        )
+
+    async def _sessions(
+        self, charger_id: str, start: date | None, end: date | None, max_bytes: int | None
+    ) -> tuple[httpx.Response, Any]:
         params: list[tuple[str, str | int]] = []
         if start is not None:
             params.append(("startDate", start.isoformat()))
         if end is not None:
             params.append(("endDate", end.isoformat()))
-        response, body = await self.get(
+        return await self.get(
             self.charger_path(charger_id) + "/sessions", params, max_bytes=max_bytes
         )
-        return _parse_sessions(body, charger_id, str(response.url))
 
     @staticmethod
     def charger_path(charger_id: str) -> str:

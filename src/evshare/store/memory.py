@@ -33,7 +33,7 @@ from evshare.model import (
     Wire,
     to_contract,
 )
-from evshare.store.port import UpsertCounts
+from evshare.store.port import CollectedCharger, UpsertCounts
 
 
 @dataclass
@@ -52,6 +52,7 @@ class _Tables:
     secrets: dict[str, _Secret] = field(default_factory=dict)
     plans: dict[str, Plan] = field(default_factory=dict)
     usage: dict[tuple[str, date], tuple[int, int]] = field(default_factory=dict)
+    collected: dict[tuple[str, str], CollectedCharger] = field(default_factory=dict)
 
 
 def _document(value: Charger | Session) -> bytes:
@@ -261,6 +262,34 @@ class MemoryStore:
     ) -> AsyncIterator[Session]:
         for session in self._sessions_of(charger_id, start, end):
             yield session
+
+    # --- provenance of collected chargers -------------------------------------------------------
+
+    async def collected_chargers(self, source: str) -> dict[str, CollectedCharger]:
+        return {remote: row for (src, remote), row in self._t.collected.items() if src == source}
+
+    async def record_collected(
+        self, source: str, ids: Sequence[tuple[str, str]], seen_at: int
+    ) -> None:
+        del seen_at  # kept by the SQL stores only
+        for remote, local in ids:
+            self._t.collected.setdefault(
+                (source, remote), CollectedCharger(source, remote, local, None)
+            )
+
+    async def stored_sessions(
+        self, charger_id: str, start: datetime | None, end: datetime | None
+    ) -> dict[str, Session]:
+        return {s.id: s for s in self._sessions_of(charger_id, start, end)}
+
+    async def finish_collected(
+        self, source: str, remote_id: str, watermark: date, vanished: Sequence[str]
+    ) -> None:
+        row = self._t.collected[(source, remote_id)]
+        for session_id in vanished:
+            if (found := self._t.sessions.get(session_id)) and found.charger_id == row.charger_id:
+                del self._t.sessions[session_id]
+        self._t.collected[(source, remote_id)] = replace(row, watermark=watermark)
 
     # --- plans ----------------------------------------------------------------------------------
 

@@ -183,7 +183,49 @@ class UsageStore(Protocol):
         ...
 
 
-class Store(ReadStore, KeyStore, WriteStore, ImportStore, PlanStore, UsageStore, Protocol):
+@dataclass(frozen=True, slots=True)
+class CollectedCharger:
+    """A charger `evshare collect` brought in: its source, its id there, its local id
+    (`<source>:<remote_id>`), and the last UTC day through which its sessions were collected."""
+
+    source: str
+    remote_id: str
+    charger_id: str
+    watermark: date | None
+
+
+class ProvenanceStore(Protocol):
+    """Where collected data came from, and how far each charger's collection got."""
+
+    async def collected_chargers(self, source: str) -> dict[str, CollectedCharger]:
+        """The source's collected chargers, by their id at the source."""
+        ...
+
+    async def record_collected(
+        self, source: str, ids: Sequence[tuple[str, str]], seen_at: int
+    ) -> None:
+        """Record (remote id, local id) pairs as collected from `source` (seen at `seen_at`,
+        epoch seconds); pairs already recorded keep their watermark."""
+        ...
+
+    async def stored_sessions(
+        self, charger_id: str, start: datetime | None, end: datetime | None
+    ) -> dict[str, Session]:
+        """The charger's stored sessions (in progress too) with `start <= startTime < end`
+        (None: unbounded), by id."""
+        ...
+
+    async def finish_collected(
+        self, source: str, remote_id: str, watermark: date, vanished: Sequence[str]
+    ) -> None:
+        """In one transaction: delete the charger's sessions whose ids are in `vanished`, and
+        set its watermark."""
+        ...
+
+
+class Store(
+    ReadStore, KeyStore, WriteStore, ImportStore, PlanStore, UsageStore, ProvenanceStore, Protocol
+):
     """Everything evshare keeps. Adapters are created by `store.open_store(settings)`."""
 
     async def ping(self) -> None:

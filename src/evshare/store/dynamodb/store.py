@@ -53,7 +53,7 @@ from evshare.store.dynamodb.imports import (
     staged_charger_items,
 )
 from evshare.store.dynamodb.table import SCHEMA_VERSION
-from evshare.store.port import UpsertCounts
+from evshare.store.port import CollectedCharger, UpsertCounts
 
 _DIRECT_ROWS = 25
 
@@ -685,3 +685,79 @@ class DynamoStore(DynamoImports):
             )
             for row in rows:
                 yield it.session_from_row(row)
+
+    # --- provenance of collected data (evshare collect) ----------------------------------------
+
+    async def collected_chargers(self, source: str) -> dict[str, CollectedCharger]:
+        found = await self._db.run(self._db.query, pk=f"#COLLECTED#{source}", consistent=True)
+        return {
+            item["sk"]["S"]: CollectedCharger(
+                source=source,
+                remote_id=item["sk"]["S"],
+                charger_id=item["c"]["S"],
+                watermark=date.fromisoformat(item["w"]["S"]) if "w" in item else None,
+            )
+            for item in found
+        }
+
+    async def record_collected(
+        self, source: str, ids: Sequence[tuple[str, str]], seen_at: int
+    ) -> None:
+        pairs = dict(ids)  # one update per remote id: a transaction may not touch an item twice
+        operations = [
+            {
+                "Update": {
+                    "Key": {"pk": it.s(f"#COLLECTED#{source}"), "sk": it.s(remote)},
+                    "UpdateExpression": "SET c = :c, seen = :seen",
+                    "ExpressionAttributeValues": {":c": it.s(local), ":seen": it.n(seen_at)},
+                }
+            }
+            for remote, local in pairs.items()
+        ]
+        for start in range(0, len(operations), 100):
+            await self._db.run(self._db.transact, items=operations[start : start + 100])
+
+    async def stored_sessions(
+        self, charger_id: str, start: datetime | None, end: datetime | None
+    ) -> dict[str, Session]:
+        if not charger_id:
+            return {}
+        rows = await self._db.run(
+            self._db.query,
+            pk=it.sessions_pk(charger_id),
+            fields="doc,f",
+            consistent=True,
+            **self._session_range(_epoch(start), _epoch(end)),
+        )
+        sessions = [it.session_from_row(row) for row in rows]
+        return {x.id: x for x in sessions}
+
+    async def finish_collected(
+        self, source: str, remote_id: str, watermark: date, vanished: Sequence[str]
+    ) -> None:
+        """One transaction when it fits in one (49 vanished sessions or fewer); beyond that the
+        deletions go first in batches and the watermark last, so that a failure leaves the
+        watermark where it was and the next collect deletes the rest again."""
+        gone = [i for i in dict.fromkeys(vanished) if i]
+        pointers = await self._db.run(
+            self._db.batch_get, keys=[(it.pointer_pk(i), it.ITEM) for i in gone], consistent=True
+        )
+        deletes: list[Key] = []
+        for (pk, _), item in pointers.items():
+            deletes.append((it.sessions_pk(item["c"]["S"]), item["s"]["S"]))
+            deletes.append((pk, it.ITEM))
+        mark = {
+            "Update": {
+                "Key": {"pk": it.s(f"#COLLECTED#{source}"), "sk": it.s(remote_id)},
+                "UpdateExpression": "SET w = :w",
+                "ExpressionAttributeValues": {":w": it.s(watermark.isoformat())},
+            }
+        }
+        if len(deletes) < 100:
+            operations = [
+                {"Delete": {"Key": {"pk": it.s(pk), "sk": it.s(sk)}}} for pk, sk in deletes
+            ]
+            await self._db.run(self._db.transact, items=[*operations, mark])
+            return
+        await self._db.run(self._db.write, deletes=deletes)
+        await self._db.run(self._db.transact, items=[mark])

@@ -7,6 +7,7 @@ connection.py for how it stays safe behind PgBouncer or RDS Proxy and bounded in
 from __future__ import annotations
 
 from evshare.config import Settings
+from evshare.store.postgres.collected import PostgresCollected
 from evshare.store.postgres.connection import Connection, Database
 from evshare.store.postgres.imports import PostgresImports
 from evshare.store.postgres.keys import PostgresKeys
@@ -17,7 +18,13 @@ from evshare.store.postgres.writes import PostgresWrites
 
 
 class PostgresStore(
-    PostgresReads, PostgresKeys, PostgresWrites, PostgresImports, PostgresPlans, PostgresUsage
+    PostgresReads,
+    PostgresKeys,
+    PostgresWrites,
+    PostgresImports,
+    PostgresPlans,
+    PostgresUsage,
+    PostgresCollected,
 ):
     def __init__(self, db: Database) -> None:
         self._db = db

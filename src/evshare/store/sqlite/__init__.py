@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from evshare.store.sqlite.collected import SqliteCollected
 from evshare.store.sqlite.connection import connect, existing_folder_path, translated_errors
 from evshare.store.sqlite.imports import SqliteImports
 from evshare.store.sqlite.keys import SqliteKeys
@@ -11,7 +12,15 @@ from evshare.store.sqlite.usage import SqliteUsage
 from evshare.store.sqlite.writes import SqliteWrites
 
 
-class SqliteStore(SqliteReads, SqliteKeys, SqliteWrites, SqliteImports, SqlitePlans, SqliteUsage):
+class SqliteStore(
+    SqliteReads,
+    SqliteKeys,
+    SqliteWrites,
+    SqliteImports,
+    SqlitePlans,
+    SqliteUsage,
+    SqliteCollected,
+):
     """One connection, used from the event loop's thread (see reads.py for why)."""
 
     def __init__(self, database_url: str) -> None:
