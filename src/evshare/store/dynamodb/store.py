@@ -739,11 +739,18 @@ class DynamoStore(DynamoImports):
         deletions go first in batches and the watermark last, so that a failure leaves the
         watermark where it was and the next collect deletes the rest again."""
         gone = [i for i in dict.fromkeys(vanished) if i]
+        collected = await self._db.run(
+            self._db.get, pk=f"#COLLECTED#{source}", sk=remote_id, consistent=True
+        )
+        # Only the named charger's sessions are deleted, whatever ids are given.
+        charger = None if collected is None else collected["c"]["S"]
         pointers = await self._db.run(
             self._db.batch_get, keys=[(it.pointer_pk(i), it.ITEM) for i in gone], consistent=True
         )
         deletes: list[Key] = []
         for (pk, _), item in pointers.items():
+            if item["c"]["S"] != charger:
+                continue
             deletes.append((it.sessions_pk(item["c"]["S"]), item["s"]["S"]))
             deletes.append((pk, it.ITEM))
         mark = {
