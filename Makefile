@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint typecheck pytest bench bench-quick clean
+.PHONY: install run test test-fast lint typecheck pytest bench bench-quick bench-coldstart clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,12 +52,16 @@ NEED_WRK = @command -v wrk >/dev/null || { \
 ## exits 1 if a target is missed (BENCH_ARGS=--report-only to only report)
 bench: install
 	$(NEED_WRK)
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/coldstart.py $(COLD_ARGS); cold=$$?; $(BIN)/python bench/run.py $(BENCH_ARGS) && exit $$cold
 
 ## bench-quick: a small smoke run; its results stay in bench/work/, targets are not judged
 bench-quick: install
 	$(NEED_WRK)
-	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+	$(BIN)/python bench/coldstart.py --runs 3 $(COLD_ARGS); cold=$$?; $(BIN)/python bench/run.py --quick $(BENCH_ARGS) && exit $$cold
+
+## bench-coldstart: Lambda cold start only (import time, first request), in seconds
+bench-coldstart: install
+	$(BIN)/python bench/coldstart.py $(COLD_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache bench/work

@@ -18,7 +18,7 @@ from evshare.identity.config import parse_identity_config
 from evshare.identity.gateway import claims_in_scope, claims_of_event
 from evshare.store import schema
 from tests.api.conftest import seed
-from tests.aws.test_lambda import Context, http_api_event, rest_event
+from tests.aws.events import Context, http_api_event, rest_event
 
 POOL = "https://cognito-idp.ca-central-1.amazonaws.com/ca-central-1_Example"
 IDENTITY = f"""
@@ -118,7 +118,7 @@ def handler_for(url: str, tmp_path: Path, *, trust: bool) -> Any:
 
 
 def with_claims(event: dict[str, Any], claims: dict[str, Any], http: bool) -> dict[str, Any]:
-    event["headers"].pop("x-api-key")
+    event["headers"].pop("x-api-key", None)
     event.pop("multiValueHeaders", None)
     authorizer = {"jwt": {"claims": claims, "scopes": None}} if http else {"claims": claims}
     event["requestContext"]["authorizer"] = authorizer
@@ -127,17 +127,17 @@ def with_claims(event: dict[str, Any], claims: dict[str, Any], http: bool) -> di
 
 def test_lambda_maps_the_gateways_claims(database: str, tmp_path: Path) -> None:
     handler = handler_for(database, tmp_path, trust=True)
-    rest = with_claims(rest_event("/chargers", "", {}), REST_CLAIMS, http=False)
-    http = with_claims(http_api_event("/default/chargers", "", ""), HTTP_CLAIMS, http=True)
+    rest = with_claims(rest_event("/chargers"), REST_CLAIMS, http=False)
+    http = with_claims(http_api_event("/chargers"), HTTP_CLAIMS, http=True)
     for event in (rest, http):
         result = handler(event, Context())
         assert result["statusCode"] == 200, result
         body = orjson.loads(result["body"])
         assert ([c["id"] for c in body["chargers"]], body["total"]) == (["CH-003", "CH-004"], 2)
-    hidden = with_claims(rest_event("/chargers/CH-001", "", {}), REST_CLAIMS, http=False)
+    hidden = with_claims(rest_event("/chargers/CH-001"), REST_CLAIMS, http=False)
     assert handler(hidden, Context())["statusCode"] == 404
     everything = {**REST_CLAIMS, "cognito:groups": "ops"}
-    result = handler(with_claims(rest_event("/chargers", "", {}), everything, False), Context())
+    result = handler(with_claims(rest_event("/chargers"), everything, False), Context())
     assert orjson.loads(result["body"])["total"] == 16
 
 
@@ -145,7 +145,7 @@ def test_lambda_ignores_claims_unless_told_to_trust_the_gateway(
     database: str, tmp_path: Path
 ) -> None:
     handler = handler_for(database, tmp_path, trust=False)
-    event = with_claims(rest_event("/chargers", "", {}), REST_CLAIMS, http=False)
+    event = with_claims(rest_event("/chargers"), REST_CLAIMS, http=False)
     assert handler(event, Context())["statusCode"] == 401
 
 

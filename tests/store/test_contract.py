@@ -354,7 +354,7 @@ async def test_an_id_given_twice_in_one_call_counts_once_and_the_last_wins(store
 
 async def test_a_failed_write_leaves_nothing_behind(store: Store) -> None:
     broken = Charger(id="CA-2", name=None)  # type: ignore[arg-type]
-    # A database's NOT NULL constraint, or the memory store's own check of the field table.
+    # A database's NOT NULL constraint, or the memory and DynamoDB stores' own check.
     with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError, ValueError)):
         await store.upsert_chargers([Charger(id="CA-1", name="fine"), broken])
     assert await store.count_chargers() == 0

@@ -22,6 +22,9 @@ def test_an_empty_database_has_no_revision_and_is_refused(tmp_path: Path) -> Non
 
 
 def test_every_store_reads_its_revision_after_upgrade(database_url: str) -> None:
+    if database_url.startswith("dynamodb://"):
+        assert schema.state(database_url).up_to_date
+        return
     assert schema.current_revision(database_url) == schema.newest_migration()
     schema.require_current(database_url)
 

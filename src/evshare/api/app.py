@@ -35,7 +35,14 @@ from evshare.api.contract import docs_html, document_json
 from evshare.api.errors import INTERNAL, METHOD_NOT_ALLOWED, NOT_FOUND, ErrorResponse, to_response
 from evshare.config import Settings, load_settings
 from evshare.errors import EvshareError, NotFound
-from evshare.limits import Decision, Limiter, PlanBook, UsageCounter, build_limiter
+from evshare.limits import (
+    Decision,
+    GuardedLimiter,
+    Limiter,
+    PlanBook,
+    UsageCounter,
+    build_limiter,
+)
 from evshare.store import Store, open_store
 from evshare.store.port import SessionPages
 
@@ -108,11 +115,11 @@ class EnergSyncApp:
         self._page_turn = asyncio.Lock()  # streamed histories read one page at a time
         self._pages: SessionPages | None = None
         self._root = settings.root_path
+        self._gateway = settings.auth == "gateway"
         self._auth = auth.build_authenticator(settings, lambda: self.store)
-        self._openapi = document_json(
-            settings.profile, settings.root_path, auth.bearer_issuers(self._auth)
-        )
-        self._docs = docs_html(settings.profile, settings.root_path)
+        # Built on first request: a Lambda cold start should not pay for YAML and Markdown.
+        self._openapi: bytes | None = None
+        self._docs: bytes | None = None
 
     @property
     def store(self) -> Store:
@@ -127,7 +134,7 @@ class EnergSyncApp:
         return self._limiter
 
     async def _ensure_started(self) -> None:
-        # Servers without lifespan events (AWS Lambda through Mangum) start the app on first use;
+        # Servers without lifespan events (the Lambda adapter) start the app on first use;
         # a warm Lambda container then keeps the store between invocations.
         if not self._started:
             async with self._start_lock:
@@ -138,7 +145,13 @@ class EnergSyncApp:
         if self._store is None:
             self._store = await open_store(self.settings)
         if self._limiter is None:
-            self._limiter = build_limiter(self.settings)
+            # A store that can hold the limits itself (DynamoDB) shares them across processes
+            # and Lambdas without Redis; Redis, when set, still wins.
+            shared = getattr(self._store, "shared_limiter", None)
+            if shared is not None and self.settings.redis_url is None:
+                self._limiter = GuardedLimiter(shared(), self.settings.limiter_failure)
+            else:
+                self._limiter = build_limiter(self.settings)
         await self._plans.start()
         await self._auth.start()
         # Checked once: a runtime Protocol check costs microseconds.
@@ -303,11 +316,12 @@ class EnergSyncApp:
         if scope["method"] not in ("GET", "HEAD"):
             return _error_reply(METHOD_NOT_ALLOWED)
 
-        caller = await self._auth.authenticate(scope, api_key, authorization)
+        caller = await self._caller(scope, api_key, authorization)
         account = caller.account
         rate_limit: Headers = []
         try:
-            plan = await self._plans.resolve(caller.plan)
+            # With auth=gateway, API Gateway's usage plans have judged the request already.
+            plan = None if self._gateway else await self._plans.resolve(caller.plan)
             decision = _NO_LIMITS if plan is None else await self.limiter.admit(account, plan)
             self._usage.record(account, self._today(), not decision.allowed)
             decision.raise_if_refused()  # a 429 carries its own RateLimit fields
@@ -318,12 +332,16 @@ class EnergSyncApp:
             reply = _error_reply(to_response(exc))
             reply.headers.extend(rate_limit)
         else:
-            if isinstance(body, bytes):
-                reply = Reply(200, body, [_JSON, _PRIVATE, *rate_limit])
-            else:
-                reply = Reply(200, b"", [_JSON, _PRIVATE, *rate_limit], pages=body)
+            reply = _ok(body, [_JSON, _PRIVATE, *rate_limit])
         reply.key_name = caller.name
         return reply
+
+    async def _caller(
+        self, scope: Scope, api_key: bytes | None, authorization: bytes | None
+    ) -> auth.Caller:
+        if self._gateway:  # API Gateway checked the key; its id in the request context names it
+            return auth.key_caller(await auth.authenticate_gateway(self.store, scope, api_key))
+        return await self._auth.authenticate(scope, api_key, authorization)
 
     async def _operation(
         self, operation: str, caller: auth.Caller, charger_id: str, query: dict[str, list[str]]
@@ -369,11 +387,23 @@ class EnergSyncApp:
         if scope["method"] not in ("GET", "HEAD"):
             return _error_reply(METHOD_NOT_ALLOWED)
         if path == "/openapi.json":
+            if self._openapi is None:
+                issuers = auth.bearer_issuers(self._auth)
+                self._openapi = document_json(self.settings.profile, self._root, issuers)
             return Reply(200, self._openapi, [_JSON, _PUBLIC])
         if path == "/docs":
+            if self._docs is None:
+                self._docs = docs_html(self.settings.profile, self._root)
             return Reply(200, self._docs, [(b"content-type", b"text/html; charset=utf-8"), _PUBLIC])
         await self.store.ping()
         return Reply(200, _HEALTHY, [_JSON, _PRIVATE])
+
+
+def _ok(body: bytes | AsyncIterator[bytes], headers: Headers) -> Reply:
+    """A 200 with the body whole, or streamed page by page."""
+    if isinstance(body, bytes):
+        return Reply(200, body, headers)
+    return Reply(200, b"", headers, pages=body)
 
 
 async def _stream(send: Send, pages: AsyncIterator[bytes], path: str, turn: asyncio.Lock) -> None:

@@ -247,3 +247,31 @@ def bearer_issuers(authenticator: Authenticator) -> list[tuple[str, str]]:
         config = authenticator.verifier.config
         return [(alias, issuer.url) for alias, issuer in config.issuers.items()]
     return []
+
+
+GATEWAY_LOOKUP_PREFIX = "apigw:"
+"""Lookup ids of the secrets `evshare aws keys sync` links to API Gateway keys: the prefix and
+the API Gateway key id. No minted token has a lookup id of that shape."""
+
+
+async def authenticate_gateway(
+    store: ReadStore, scope: Mapping[str, Any], api_key: bytes | None
+) -> Credential:
+    """With auth=gateway: API Gateway has checked the request's API key itself and names it by
+    id in the request context (passed on by aws/events.py); only API Gateway can invoke the
+    function (its resource policy). That id finds the evshare key `evshare aws keys sync`
+    linked it to, and so the scope and plan. The evshare key must still be live: a revoked or
+    expired one is refused at once, even before the next sync removes its API Gateway key."""
+    extension = (scope.get("extensions") or {}).get("evshare.gateway") or {}
+    key_id = extension.get("api_key_id")
+    if not key_id or api_key is None:
+        raise Unauthorized("no API Gateway key in the request context")
+    credential = await store.find_credential(GATEWAY_LOOKUP_PREFIX + str(key_id))
+    now = datetime.now(UTC)
+    if (
+        credential is None
+        or credential.revoked
+        or (credential.not_after is not None and now >= credential.not_after)
+    ):
+        raise Unauthorized("API Gateway key not synced, or its evshare key revoked or expired")
+    return credential

@@ -20,7 +20,6 @@ from importlib.resources import files
 from typing import Any, cast
 
 import orjson
-import yaml
 
 from evshare.config import Profile
 
@@ -29,6 +28,8 @@ SPEC_FILE = "energsync-1.2.0.yaml"
 
 @cache
 def _base() -> dict[str, Any]:
+    import yaml  # here, not at the top: a Lambda cold start needs the spec only when served
+
     text = files("evshare.api").joinpath(SPEC_FILE).read_text(encoding="utf-8")
     return cast(dict[str, Any], yaml.safe_load(text))
 

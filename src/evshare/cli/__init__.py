@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from evshare.cli import credits, db, helptext, identity, keys, plans
+from evshare.cli import aws, credits, db, helptext, identity, keys, plans
 from evshare.cli.audit import audit
 from evshare.cli.check import check
 from evshare.cli.collect import collect
@@ -74,6 +74,7 @@ app.add_typer(identity.app, name="identity")
 app.command("audit")(audit)
 app.command("check")(check)
 app.command("collect")(collect)
+app.add_typer(aws.app, name="aws")
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import orjson
 import typer
 from rich.console import Console
 
-from evshare.config import Settings, load_settings
+from evshare.config import Settings, default_of, load_settings
 from evshare.errors import ConfigError
 from evshare.store import Store, open_store
 
@@ -48,8 +48,7 @@ def setting_option(name: str, help: str, *, metavar: str, flag: str | None = Non
     """A CLI option for the setting `name` (a field of `Settings`): it reads EVSHARE_<NAME> from
     the environment, shows that variable and the setting's default in --help, and its value is
     None when neither was given, so `settings_from` leaves the setting to its default."""
-    field = Settings.model_fields[name]
-    default = field.default
+    default = default_of(name)
     shown = (
         default
         if isinstance(default, str) and default
@@ -69,8 +68,8 @@ DatabaseUrl = Annotated[
     str | None,
     setting_option(
         "database_url",
-        "The database: sqlite:///FILE (relative), sqlite:////FILE (absolute) or "
-        "postgresql://USER@HOST/DB.",
+        "The database: sqlite:///FILE (relative), sqlite:////FILE (absolute), "
+        "postgresql://USER@HOST/DB or dynamodb://TABLE?region=REGION.",
         metavar="URL",
     ),
 ]

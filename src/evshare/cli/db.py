@@ -29,5 +29,18 @@ def current(database_url: DatabaseUrl = None) -> None:
     found = schema.state(settings.database_url, settings.db_connect_timeout)
     status = "up to date" if found.up_to_date else "out of date: run `evshare db upgrade`"
     console.print(f"schema {found.current or 'empty'} (this evshare needs {found.head}): {status}")
+    if settings.database_url.startswith("dynamodb://") and found.current is not None:
+        from evshare.store.dynamodb.schema import interrupted_imports
+
+        for import_id, stage in interrupted_imports(settings.database_url):
+            console.print(
+                f"import {import_id} was interrupted while {stage}: "
+                + (
+                    "run `evshare db upgrade` (or any import) to finish it"
+                    if stage == "committing"
+                    else "nothing of it is visible; its staged rows expire, or re-run the import"
+                ),
+                highlight=False,
+            )
     if not found.up_to_date:
         raise typer.Exit(1)

@@ -24,13 +24,16 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from typer import _click
 from typer._click.core import ParameterSource
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 from evshare.errors import (
     ConfigError,
@@ -120,10 +123,12 @@ class Invocation:
         if variable in os.environ:
             return f"{variable}={os.environ[variable] if value is None else value}"
         if value is None:
-            from evshare.config import Settings
+            from evshare.config import default_of
 
-            field = Settings.model_fields.get(setting)
-            value = None if field is None else field.default
+            try:
+                value = default_of(setting)
+            except KeyError:
+                value = None
         if given is not None and given.flag is not None:
             return f"{given.flag} {value} (the default)"
         return f"{variable} (default: {value})"
@@ -267,8 +272,6 @@ def _plain_click_error(exc: _click.exceptions.UsageError) -> None:
     name the environment variable only when the value came from it."""
     from pydantic import ValidationError
 
-    from evshare.config import plain_reason
-
     if not isinstance(exc, _click.exceptions.BadParameter):
         return
     cause = exc.__cause__
@@ -355,3 +358,46 @@ def _safely_parse(root: EvshareGroup, ctx: _click.Context, args: list[str]) -> I
 def _flush_quietly() -> None:
     with contextlib.suppress(OSError, ValueError):
         sys.stdout.flush()
+
+
+_PLAIN = {
+    "int_parsing": "not a whole number",
+    "int_from_float": "not a whole number",
+    "int_type": "not a whole number",
+    "float_parsing": "not a number",
+    "float_type": "not a number",
+    "finite_number": "not a finite number",
+    "bool_parsing": "not true or false (use true/false, yes/no, on/off or 1/0)",
+    "bool_type": "not true or false",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
+    "literal_error": "must be {expected}",
+    "enum": "must be {expected}",
+    "missing": "is required",
+    "extra_forbidden": "is not a setting evshare knows",
+    "string_type": "must be text",
+    "string_too_short": "must be at least {min_length} characters long",
+    "string_too_long": "must be at most {max_length} characters long",
+    "date_from_datetime_parsing": "not a date; use YYYY-MM-DD",
+    "date_parsing": "not a date; use YYYY-MM-DD",
+    "datetime_from_date_parsing": "not a date-time; use e.g. 2027-01-31T12:00:00Z",
+    "datetime_parsing": "not a date-time; use e.g. 2027-01-31T12:00:00Z",
+}
+
+
+def plain_reason(error: ErrorDetails) -> str:
+    """A validation error in plain words, without the validation library's phrasing
+    ("Input should be ...", "Value error, ...")."""
+    context = dict(error.get("ctx") or {})
+    if error["type"] in ("value_error", "assertion_error") and "error" in context:
+        return str(context["error"])
+    template = _PLAIN.get(error["type"])
+    if template is not None:
+        try:
+            return template.format(**context)
+        except (KeyError, IndexError):
+            pass
+    message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return message.replace("Input should be", "must be").replace("input", "value")

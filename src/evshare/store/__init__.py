@@ -8,13 +8,15 @@ from evshare.store.port import Store, UpsertCounts
 from evshare.store.schema import require_current
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+DYNAMODB_SCHEME = "dynamodb://"
 MEMORY_SCHEME = "memory://"
 
 
 async def open_store(settings: Settings, *, check_schema: bool = True) -> Store:
     """Open the store named by `settings.database_url`: `postgresql://...` (or `postgres://...`)
-    for PostgreSQL, `sqlite:///PATH` for the embedded SQLite file, `memory://NAME` for the store
-    of that name in this process's memory (for tests: every open of one name is the same store).
+    for PostgreSQL, `dynamodb://TABLE?region=R` for DynamoDB, `sqlite:///PATH` for the embedded
+    SQLite file, `memory://NAME` for the store of that name in this process's memory (for tests:
+    every open of one name is the same store).
 
     With `check_schema`, refuse (SchemaOutOfDate) a database whose schema is not current.
     """
@@ -22,6 +24,10 @@ async def open_store(settings: Settings, *, check_schema: bool = True) -> Store:
         from evshare.store.memory import MemoryStore
 
         return MemoryStore.named(settings.database_url.removeprefix(MEMORY_SCHEME))
+    if settings.database_url.startswith(DYNAMODB_SCHEME):
+        from evshare.store.dynamodb.store import DynamoStore
+
+        return await DynamoStore.open(settings, check_schema=check_schema)
     if check_schema:
         require_current(settings.database_url, settings.db_connect_timeout)
     # Each adapter is imported only when chosen: the CLI and Lambda start faster without the other.

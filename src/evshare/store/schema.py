@@ -104,7 +104,16 @@ def head_revision() -> str:
     return head
 
 
+def _dynamodb(database_url: str) -> bool:
+    return database_url.startswith("dynamodb://")
+
+
 def state(database_url: str, connect_timeout: float = _DEFAULT_CONNECT_S) -> SchemaState:
+    if _dynamodb(database_url):
+        from evshare.store.dynamodb import schema as dynamodb
+        from evshare.store.dynamodb.table import SCHEMA_VERSION
+
+        return SchemaState(current=dynamodb.current_version(database_url), head=SCHEMA_VERSION)
     return SchemaState(
         current=current_revision(database_url, connect_timeout), head=newest_migration()
     )
@@ -146,9 +155,15 @@ def current_revision(database_url: str, connect_timeout: float = _DEFAULT_CONNEC
 
 def upgrade(database_url: str, connect_timeout: float = _DEFAULT_CONNECT_S) -> SchemaState:
     """Bring the schema to the newest revision; a no-op when it is already there (and for a
-    store in memory, which has no schema)."""
+    store in memory, which has no schema). DynamoDB: the table, created or checked, and an import
+    whose commit was cut short, finished."""
     if database_url.startswith("memory://"):
         return SchemaState(current=newest_migration(), head=newest_migration())
+    if _dynamodb(database_url):
+        from evshare.store.dynamodb import schema as dynamodb
+
+        dynamodb.upgrade(database_url)
+        return state(database_url)
     from alembic import command
 
     config = _config()
