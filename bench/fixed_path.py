@@ -215,7 +215,7 @@ async def _receive() -> MutableMapping[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url")
-    parser.add_argument("--key", help="a key of that database (with --database-url)")
+    parser.add_argument("--key", help="a key of that database; without it, the database is seeded")
     parser.add_argument("--charger", default="CH-001")
     parser.add_argument("-n", type=int, default=20_000)
     args = parser.parse_args()
@@ -224,6 +224,7 @@ def main() -> None:
         if url is None:
             url = f"sqlite:///{Path(scratch) / 'evshare.db'}"
             schema.upgrade(url)
+        if token is None:  # seeds an empty database (a given one must be at the schema's head)
             token = asyncio.run(_seed(url))
         rows = asyncio.run(measure(url, token, charger, args.n))
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; n={args.n}")
