@@ -1,4 +1,4 @@
-"""The few ASGI types the app needs: the interface uvicorn and the Lambda adapter speak."""
+"""The few ASGI types the app needs: the interface granian and the Lambda adapter speak."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ GATEWAY_EXTENSION = "evshare.gateway"
 def claims_in_scope(scope: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The authorizer's claims for an ASGI request built from a Lambda event: under
     `extensions["evshare.gateway"]["claims"]` (put there by the Lambda adapter), or in the
-    whole event Mangum keeps as `scope["aws.event"]`."""
+    whole event the adapter also keeps as `scope["aws.event"]`."""
     extensions = scope.get("extensions")
     if isinstance(extensions, Mapping):
         gateway = extensions.get(GATEWAY_EXTENSION)
