@@ -140,8 +140,7 @@ def http_api_scope(event: dict[str, Any]) -> Scope:
 def to_scope(event: dict[str, Any]) -> Scope:
     scope = http_api_scope(event) if is_http_api_v2(event) else rest_scope(event)
     # The whole event under the key Mangum used (kept for code written against it), for what
-    # reads the request context
-    # (an authorizer's verified claims, identity/gateway.py).
+    # reads the request context (an authorizer's verified claims, identity/gateway.py).
     scope["aws.event"] = event
     return scope
 
