@@ -342,3 +342,20 @@ def _sockets_of(pid: int) -> int:
             if os.readlink(fd).startswith("socket:"):
                 count += 1
     return count
+
+
+def test_a_killed_worker_is_replaced(front: Front) -> None:
+    """Last in the module: it replaces the worker the other tests watch."""
+    [worker] = front.workers()
+    os.kill(worker, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while True:
+        assert front.process.poll() is None, front.log.read_text()
+        workers = front.workers()
+        if workers and worker not in workers:
+            with contextlib.suppress(httpx.TransportError, AssertionError):
+                front.normal_latency()
+                break
+        assert time.monotonic() < deadline, front.log.read_text()
+        time.sleep(0.1)
+    assert len(front.workers()) == 1

@@ -118,6 +118,10 @@ def run(settings: Settings, log_config: dict[str, Any]) -> None:
         log_dictconfig=log_config,
         log_access=False,  # the app writes its own access log
         workers_kill_timeout=15,
+        # A worker that dies (the OOM killer, a crash in native code) is replaced rather than
+        # taking the whole server down; one that dies again within seconds of its respawn is a
+        # crash loop, and then the server exits with the error in its log.
+        respawn_failed_workers=True,
     )
     try:
         server.serve()
