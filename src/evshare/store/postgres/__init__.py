@@ -1,16 +1,14 @@
 """The PostgreSQL store: for more than one machine, or more than one writer.
 
-One connection pool per process, opened in the app's lifespan (each server worker its own); see
-connection.py for how it stays safe behind PgBouncer or RDS Proxy and bounded in time, and
-credentials.py for the credentials each process keeps while PostgreSQL tells it of key changes.
+One connection pool per process, opened in the app's lifespan (each uvicorn worker its own); see
+connection.py for how it stays safe behind PgBouncer or RDS Proxy and bounded in time.
 """
 
 from __future__ import annotations
 
 from evshare.config import Settings
 from evshare.store.postgres.collected import PostgresCollected
-from evshare.store.postgres.connection import Connection, Database, connect_kwargs
-from evshare.store.postgres.credentials import CredentialCache
+from evshare.store.postgres.connection import Connection, Database
 from evshare.store.postgres.imports import PostgresImports
 from evshare.store.postgres.keys import PostgresKeys
 from evshare.store.postgres.plans import PostgresPlans
@@ -28,14 +26,12 @@ class PostgresStore(
     PostgresUsage,
     PostgresCollected,
 ):
-    def __init__(self, db: Database, credentials: CredentialCache) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._credentials = credentials
 
     @classmethod
     async def open(cls, settings: Settings) -> PostgresStore:
-        credentials = CredentialCache(settings.database_url, connect_kwargs(settings))
-        return cls(await Database.open(settings), credentials)
+        return cls(await Database.open(settings))
 
     async def ping(self) -> None:
         async def query(conn: Connection) -> None:
@@ -44,7 +40,6 @@ class PostgresStore(
         await self._db.read(query)
 
     async def close(self) -> None:
-        await self._credentials.close()
         await self._db.close()
 
 

@@ -68,7 +68,7 @@ _MARGIN_S = 1.0
 _RECONNECT_WINDOW_S = 10.0
 
 
-def connect_kwargs(settings: Settings) -> dict[str, Any]:
+def _kwargs(settings: Settings) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         # The reads are single statements: autocommit saves a BEGIN and a COMMIT round trip each.
         # Writes open their transaction explicitly.
@@ -107,7 +107,7 @@ class Database:
 
         pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             settings.database_url,
-            kwargs=connect_kwargs(settings),
+            kwargs=_kwargs(settings),
             min_size=min(settings.db_pool_min, settings.db_pool_max),
             max_size=settings.db_pool_max,
             configure=configure,

@@ -14,7 +14,6 @@ from datetime import datetime
 from evshare.model import Credential, Visibility, epoch
 from evshare.store import sql
 from evshare.store.postgres.connection import FAR_FUTURE, FAR_PAST, Connection, Database
-from evshare.store.postgres.credentials import CredentialCache
 from evshare.store.rows import credential_from_row
 
 # OFFSET and LIMIT take a bigint; a page beyond it is as empty as one just past the end.
@@ -64,7 +63,6 @@ def _storable(charger_id: str) -> bool:
 
 class PostgresReads:
     _db: Database
-    _credentials: CredentialCache
 
     async def find_credential(self, lookup_id: str) -> Credential | None:
         async def query(conn: Connection) -> Credential | None:
@@ -72,10 +70,7 @@ class PostgresReads:
             row = await cursor.fetchone()
             return None if row is None else credential_from_row(row)
 
-        async def read() -> Credential | None:
-            return await self._db.read(query)
-
-        return await self._credentials.lookup(lookup_id, read)
+        return await self._db.read(query)
 
     async def chargers_json(
         self, visible: Visibility, ids: Sequence[str] | None, offset: int, limit: int | None
