@@ -1,6 +1,6 @@
 """The PostgreSQL store: for more than one machine, or more than one writer.
 
-One connection pool per process, opened in the app's lifespan (each uvicorn worker its own); see
+One connection pool per process, opened in the app's lifespan (each server worker its own); see
 connection.py for how it stays safe behind PgBouncer or RDS Proxy and bounded in time.
 """
 
