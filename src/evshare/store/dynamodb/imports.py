@@ -22,14 +22,17 @@ from __future__ import annotations
 import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import TypeVar
 
 from evshare.model import Charger, Session, epoch
 from evshare.store.dynamodb import items as it
 from evshare.store.dynamodb.client import Dynamo, Item, Key
 from evshare.store.port import UpsertCounts
+
+Row = TypeVar("Row", Charger, Session)
 
 SHARDS = 16
 STAGED_LIFETIME_S = 7 * 86_400
@@ -107,60 +110,62 @@ class DynamoImportSession:
     async def upsert_chargers(self, chargers: Sequence[Charger]) -> UpsertCounts:
         for charger in chargers:
             required(charger)
-        rows = {c.id: c for c in chargers}
-        current = await self._current({i: (it.charger_pk(i), it.ITEM) for i in rows}, "C")
-        puts: list[Item] = []
-        inserted = updated = unchanged = 0
-        for row_id, charger in rows.items():
-            fields = it.fields_json(charger)
-            before = current.get(row_id)
-            if before == fields:
-                unchanged += 1
-                continue
-            inserted, updated = inserted + (before is None), updated + (before is not None)
-            item: Item = {
-                "pk": it.s(_shard(self.id, row_id)),
-                "sk": it.s(f"C#{row_id}"),
-                "f": it.s(fields),
-                "doc": it.s(it.charger_doc(charger)),
-                "expires": self._expires,
-            }
-            if charger.time_zone is not None:
-                item["tz"] = it.s(charger.time_zone)
-            puts.append(item)
-            self.staged.add(_number(row_id))
-        await self._db.run(self._db.write, puts=puts)
-        return UpsertCounts(inserted, updated, unchanged)
+        return await self._stage({c.id: c for c in chargers}, "C", it.charger_pk, _charger_item)
 
     async def upsert_sessions(self, sessions: Sequence[Session]) -> UpsertCounts:
         for session in sessions:
             required(session)
-        rows = {x.id: x for x in sessions}
-        current = await self._current({i: (it.pointer_pk(i), it.ITEM) for i in rows}, "S")
+        return await self._stage({x.id: x for x in sessions}, "S", it.pointer_pk, _session_item)
+
+    async def _stage(
+        self,
+        rows: Mapping[str, Row],
+        kind: str,
+        live_pk: Callable[[str], str],
+        attributes: Callable[[Row], Item],
+    ) -> UpsertCounts:
+        """Stage the rows that differ from what is live (or already staged), counting each
+        row once; `attributes` are the kind's own, beside its id and fields."""
+        current = await self._current({i: (live_pk(i), it.ITEM) for i in rows}, kind)
         puts: list[Item] = []
         inserted = updated = unchanged = 0
-        for row_id, session in rows.items():
-            fields = it.fields_json(session)
+        for row_id, row in rows.items():
+            fields = it.fields_json(row)
             before = current.get(row_id)
             if before == fields:
                 unchanged += 1
                 continue
             inserted, updated = inserted + (before is None), updated + (before is not None)
-            item: Item = {
-                "pk": it.s(_shard(self.id, row_id)),
-                "sk": it.s(f"S#{row_id}"),
-                "f": it.s(fields),
-                "c": it.s(session.charger_id),
-                "s": it.s(it.session_sk(epoch(session.start_time), row_id)),
-                "expires": self._expires,
-            }
-            doc = it.session_doc(session)
-            if doc is not None:
-                item["doc"] = it.s(doc)
-            puts.append(item)
+            puts.append(
+                {
+                    "pk": it.s(_shard(self.id, row_id)),
+                    "sk": it.s(f"{kind}#{row_id}"),
+                    "f": it.s(fields),
+                    **attributes(row),
+                    "expires": self._expires,
+                }
+            )
             self.staged.add(_number(row_id))
         await self._db.run(self._db.write, puts=puts)
         return UpsertCounts(inserted, updated, unchanged)
+
+
+def _charger_item(charger: Charger) -> Item:
+    item: Item = {"doc": it.s(it.charger_doc(charger))}
+    if charger.time_zone is not None:
+        item["tz"] = it.s(charger.time_zone)
+    return item
+
+
+def _session_item(session: Session) -> Item:
+    item: Item = {
+        "c": it.s(session.charger_id),
+        "s": it.s(it.session_sk(epoch(session.start_time), session.id)),
+    }
+    doc = it.session_doc(session)
+    if doc is not None:
+        item["doc"] = it.s(doc)
+    return item
 
 
 class DynamoImports:
