@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from hypothesis import settings
 
+from tests.servers import free_port
+
 # Hypothesis' 200 ms deadline per example measures the machine, not the code: on a loaded 2-core
 # box a first call (imports, a cold cache) takes longer, and the test fails as "flaky".
 settings.register_profile("evshare", deadline=None)
@@ -128,16 +130,9 @@ def _empty_postgres(url: str) -> None:
 DYNAMODB_REGION = "ca-central-1"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
     """moto in server mode on a free loopback port: AWS services over real HTTP."""
-    port = _free_port()
+    port = free_port()
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,19 +138,26 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path
 
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
+
     def output(self) -> str:
         return self.log.read_text()
 
 
 @contextmanager
-def serve(env: dict[str, str], log: Path, *args: str) -> Iterator[Server]:
+def serve(
+    env: dict[str, str], log: Path, *args: str, wrapper: Sequence[str] = ()
+) -> Iterator[Server]:
     """`evshare serve ARGS` on a free port, yielded once /health answers 200; stopped with
     SIGTERM (its workers flush their usage), then SIGKILL of its process group, whatever
-    happens."""
+    happens. `wrapper`: a command that sets something up and execs the server (it keeps the
+    server's pid), e.g. one that lowers a limit first."""
     port = free_port()
     with log.open("w") as stderr:
         process = subprocess.Popen(
-            [EVSHARE, "serve", "--port", str(port), *args],
+            [*wrapper, EVSHARE, "serve", "--port", str(port), *args],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,

@@ -28,7 +28,7 @@ import pytest
 
 from evshare.store import schema
 from tests.api.conftest import Keys, seed
-from tests.servers import EVSHARE
+from tests.servers import serve
 
 pytestmark = pytest.mark.slow
 
@@ -70,12 +70,6 @@ class Front:
         return time.perf_counter() - began
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
     folder = tmp_path_factory.mktemp("front")
@@ -83,8 +77,6 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
     url = f"sqlite:///{database}"
     schema.upgrade(url)
     keys = asyncio.run(seed(url))
-    port = _free_port()
-    log = folder / "server.log"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("EVSHARE_")},
         "EVSHARE_DATABASE_URL": url,
@@ -92,34 +84,10 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
         "EVSHARE_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
         "EVSHARE_MAX_HEADER_BYTES": str(MAX_HEADER_BYTES),
     }
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            # A low soft limit on open files, as many systems start with, to see it raised.
-            [*LOW_SOFT_LIMIT, EVSHARE, "serve", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    served = Front(port, keys, process, log, database)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(served.base + "/health", timeout=1).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield served
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+    log = folder / "server.log"
+    # A low soft limit on open files, as many systems start with, to see it raised.
+    with serve(env, log, "--workers", "1", wrapper=LOW_SOFT_LIMIT) as running:
+        yield Front(running.port, keys, running.process, log, database)
 
 
 @pytest.fixture

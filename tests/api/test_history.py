@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import time
@@ -31,7 +30,7 @@ from evshare import keys
 from evshare.config import load_settings
 from evshare.model import Charger, Session
 from evshare.store import open_store, schema
-from tests.servers import EVSHARE
+from tests.servers import serve
 
 pytestmark = pytest.mark.slow
 
@@ -89,41 +88,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"sqlite:///{folder / 'evshare.db'}"
     schema.upgrade(url)
     everything, small = asyncio.run(_seed(url))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVSHARE_")}
     env |= {"EVSHARE_DATABASE_URL": url, "EVSHARE_ACCESS_LOG": "false"}
-    log = folder / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [EVSHARE, "serve", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    client = httpx.Client()
-    served = Server(f"http://127.0.0.1:{port}", everything, small, client)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(served.base + "/health", timeout=1).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield served
-    finally:
-        client.close()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+    with serve(env, folder / "server.log", "--workers", "1") as running, httpx.Client() as client:
+        yield Server(running.base, everything, small, client)
 
 
 def test_a_whole_history_streams_complete_and_in_order(server: Server) -> None:
