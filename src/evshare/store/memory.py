@@ -165,12 +165,7 @@ class MemoryStore:
     ) -> bytes | None:
         if not self._sees(visible, charger_id):
             return None
-        served = [
-            s
-            for s in self._sessions_of(charger_id, start, end)
-            if s.end_time is not None  # in progress: not served
-        ]
-        return _array([_document(s) for s in served])
+        return _array([_document(s) for s in self._served(charger_id, start, end)])
 
     async def charger_visible(self, visible: Visibility, charger_id: str) -> bool:
         return self._sees(visible, charger_id)
@@ -178,9 +173,15 @@ class MemoryStore:
     async def session_pages(
         self, charger_id: str, start: datetime | None, end: datetime | None, rows: int
     ) -> AsyncIterator[bytes]:
-        served = [s for s in self._sessions_of(charger_id, start, end) if s.end_time is not None]
+        served = self._served(charger_id, start, end)
         for first in range(0, len(served), rows):
             yield b",".join(_document(s) for s in served[first : first + rows])
+
+    def _served(
+        self, charger_id: str, start: datetime | None, end: datetime | None
+    ) -> list[Session]:
+        """The charger's completed sessions in the range (one in progress is never served)."""
+        return [s for s in self._sessions_of(charger_id, start, end) if s.end_time is not None]
 
     def _sessions_of(
         self, charger_id: str | None, start: datetime | None, end: datetime | None

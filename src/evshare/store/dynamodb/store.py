@@ -205,27 +205,31 @@ class DynamoStore(DynamoImports):
         # sk is "<start>#<id>": everything that started before `end` sorts below "<end>".
         return {"between": (low, it.start_sk(end - 1) + "$")}
 
+    def _served_docs(
+        self, charger_id: str, start: int | None, end: int | None
+    ) -> dict[str, Any] | None:
+        """The Query of a charger's served documents that started in [start, end) (sessions in
+        progress have none); None for a range that holds nothing."""
+        if start is not None and end is not None and start >= end:
+            return None
+        return {
+            "pk": it.sessions_pk(charger_id),
+            "fields": "doc",
+            "only_with": "doc",
+            **self._session_range(start, end),
+        }
+
     async def sessions_json(
         self, visible: Visibility, charger_id: str, start: datetime | None, end: datetime | None
     ) -> bytes | None:
-        return await self._sessions_json(visible, charger_id, _epoch(start), _epoch(end))
-
-    async def _sessions_json(
-        self, scope: Visibility, charger_id: str, start: int | None, end: int | None
-    ) -> bytes | None:
         # Visibility first, then the range: a hidden charger's sessions are never read, so it
         # answers as fast as a missing one (timing tells nothing of what a key cannot see).
-        if await self._visible_charger(scope, charger_id) is None:
+        if await self._visible_charger(visible, charger_id) is None:
             return None
-        if start is not None and end is not None and start >= end:
+        query = self._served_docs(charger_id, _epoch(start), _epoch(end))
+        if query is None:
             return b"[]"
-        rows = await self._db.run(
-            self._db.query,
-            pk=it.sessions_pk(charger_id),
-            fields="doc",
-            only_with="doc",
-            **self._session_range(start, end),
-        )
+        rows = await self._db.run(self._db.query, **query)
         return _joined([r["doc"]["S"] for r in rows])
 
     async def charger_visible(self, visible: Visibility, charger_id: str) -> bool:
@@ -234,20 +238,12 @@ class DynamoStore(DynamoImports):
     async def session_pages(
         self, charger_id: str, start: datetime | None, end: datetime | None, rows: int
     ) -> AsyncIterator[bytes]:
-        low, high = _epoch(start), _epoch(end)
-        if not charger_id or (low is not None and high is not None and low >= high):
+        query = self._served_docs(charger_id, _epoch(start), _epoch(end))
+        if not charger_id or query is None:  # no item has an empty key
             return
         after: Item | None = None
         while True:
-            page, after = await self._db.run(
-                self._db.query_page,
-                pk=it.sessions_pk(charger_id),
-                fields="doc",
-                only_with="doc",
-                limit=rows,
-                after=after,
-                **self._session_range(low, high),
-            )
+            page, after = await self._db.run(self._db.query_page, **query, limit=rows, after=after)
             if page:  # sessions in progress (no doc) may leave a page empty: nothing to send
                 yield ",".join(r["doc"]["S"] for r in page).encode()
             if after is None:
