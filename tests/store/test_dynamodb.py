@@ -232,10 +232,12 @@ async def test_the_event_loop_keeps_running_while_dynamodb_answers(dynamo: Dynam
     elapsed = time.perf_counter() - started
     stop.set()
     await beat
-    # 64 reads over HTTP take far longer than any stall of the loop: nothing waits on it.
+    # A client blocking the loop would run the 64 reads one after the other without a beat in
+    # between, one stall as long as them all. The bound on the largest stall is loose: on a busy
+    # machine one descheduling of this process can take a fifth of a second.
     print(f"64 reads in {elapsed * 1000:.0f} ms; largest loop stall {max(stalls) * 1000:.1f} ms")
     assert len(stalls) > 5
-    assert max(stalls) < max(0.05, elapsed / 4)
+    assert max(stalls) < max(0.25, elapsed / 2)
 
 
 async def test_the_limiter_never_lets_two_containers_spend_one_token(dynamodb_url: str) -> None:
