@@ -22,11 +22,11 @@ def for_psycopg(sql: str) -> str:
 
 # --- the API's reads ----------------------------------------------------------------------------
 
-CREDENTIAL = """SELECT k.name, s.secret_hash, k.all_chargers, k.expires_at, s.not_after,
+CREDENTIAL_COLUMNS = """k.name, s.secret_hash, k.all_chargers, k.expires_at, s.not_after,
         k.revoked_at IS NOT NULL, k.plan
-    FROM key_secrets s JOIN api_keys k ON k.name = s.key_name
-    WHERE s.lookup_id = :lookup"""
-"""A row for rows.credential_from_row."""
+    FROM key_secrets s JOIN api_keys k ON k.name = s.key_name"""
+"""The columns of a row for rows.credential_from_row, and the tables they come from."""
+CREDENTIAL = f"SELECT {CREDENTIAL_COLUMNS} WHERE s.lookup_id = :lookup"
 
 SCOPED = "c.id IN (SELECT charger_id FROM key_chargers WHERE key_name = :key)"
 
@@ -42,15 +42,6 @@ def charger_doc(all_chargers: bool) -> str:
     return "SELECT c.doc FROM chargers c WHERE c.id = :charger" + (
         "" if all_chargers else f" AND {SCOPED}"
     )
-
-
-def session_docs(all_chargers: bool, session_doc: str) -> str:
-    """A visible charger's completed sessions with :start <= start < :end, as `session_doc` (the
-    adapter's rendering over the columns of `s`), in the contract's order."""
-    return f"""SELECT {session_doc} FROM sessions s
-        WHERE s.charger_id = :charger AND s.start_ts >= :start AND s.start_ts < :end
-          AND s.end_ts IS NOT NULL AND EXISTS ({visible(all_chargers)})
-        ORDER BY s.start_ts, s.id"""
 
 
 # --- loading and unloading ----------------------------------------------------------------------

@@ -28,6 +28,7 @@ class PostgresStore(
 ):
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._start_batches()
 
     @classmethod
     async def open(cls, settings: Settings) -> PostgresStore:
@@ -40,6 +41,7 @@ class PostgresStore(
         await self._db.read(query)
 
     async def close(self) -> None:
+        await self._stop_batches()
         await self._db.close()
 
 

@@ -119,6 +119,11 @@ class Database:
         await pool.open(wait=False)
         return cls(pool, settings)
 
+    @property
+    def size(self) -> int:
+        """The most connections the pool holds."""
+        return self._pool.max_size
+
     async def close(self) -> None:
         await self._pool.close()
 

@@ -1,18 +1,22 @@
 """The API's three read queries, answered with the contract's JSON: the stored documents of
 chargers and sessions (see documents.py); a charger's history without an end date in pages.
 
-One round trip each (two for an empty list of sessions, to tell an empty range from a hidden
-charger). A page of chargers is assembled with `string_agg` rather than `json_agg`, whose output
-puts a newline between elements.
+The reads on every request — the credential, a charger, a range of its sessions — go through
+batches.py: the requests of a process waiting on the same read share one statement. A
+charger's sessions come with its visibility in that statement, which tells an empty range
+from a hidden charger, and which PostgreSQL tests before it reads any session (a hidden
+charger's history is never scanned). A page of chargers is assembled with `string_agg` rather
+than `json_agg`, whose output puts a newline between elements.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 
 from evshare.model import Credential, Visibility, epoch
 from evshare.store import sql
+from evshare.store.postgres.batches import Batcher
 from evshare.store.postgres.connection import FAR_FUTURE, FAR_PAST, Connection, Database
 from evshare.store.rows import credential_from_row
 
@@ -43,17 +47,38 @@ _CHARGERS_SQL = {
     for all_ in _BOTH
     for filtered in _BOTH
 }
-_CHARGER_SQL = {a: sql.for_psycopg(sql.charger_doc(a)) for a in _BOTH}
-# Rows in index order, joined by the caller: cheaper than sorting inside string_agg. The
-# visibility test is an uncorrelated EXISTS, which PostgreSQL runs once, first (a one-time
-# filter): a hidden charger's sessions are never scanned.
-_SESSIONS_SQL = {a: sql.for_psycopg(sql.session_docs(a, "s.doc")) for a in _BOTH}
+
+# A batch's requests are rows of unnest(...) WITH ORDINALITY: `n` numbers them from 1. A NULL
+# key_name is a key that sees every charger.
+_SEES = """(r.key_name IS NULL OR EXISTS (SELECT 1 FROM key_chargers kc
+    WHERE kc.key_name = r.key_name AND kc.charger_id = r.charger))"""
+_CREDENTIALS_SQL = sql.for_psycopg(
+    f"SELECT s.lookup_id, {sql.CREDENTIAL_COLUMNS} WHERE s.lookup_id = ANY(:lookups::text[])"
+)
+_CHARGERS_BATCH_SQL = sql.for_psycopg(f"""SELECT r.n, c.doc
+    FROM unnest(:keys::text[], :chargers::text[]) WITH ORDINALITY AS r(key_name, charger, n)
+    JOIN chargers c ON c.id = r.charger
+    WHERE {_SEES}""")
+# `v.visible` is a parameter of the sessions subquery: false, PostgreSQL skips the scan (a
+# one-time filter) rather than reading the range and dropping it.
+_SESSIONS_BATCH_SQL = sql.for_psycopg(f"""SELECT r.n, v.visible, d.docs
+    FROM unnest(:keys::text[], :chargers::text[], :starts::bigint[], :ends::bigint[])
+        WITH ORDINALITY AS r(key_name, charger, start_ts, end_ts, n)
+    CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM chargers c WHERE c.id = r.charger)
+        AND {_SEES}) v(visible)
+    CROSS JOIN LATERAL (SELECT string_agg(s.doc, ',' ORDER BY s.start_ts, s.id) FROM sessions s
+        WHERE v.visible AND s.charger_id = r.charger AND s.start_ts >= r.start_ts
+          AND s.start_ts < r.end_ts AND s.end_ts IS NOT NULL) d(docs)""")
 _PAGE_SQL = sql.for_psycopg("""SELECT s.start_ts, s.id, s.doc FROM sessions s
     WHERE s.charger_id = :charger AND (s.start_ts, s.id) > (:after_start, :after_id)
       AND s.start_ts >= :start AND s.start_ts < :end AND s.doc IS NOT NULL
     ORDER BY s.start_ts, s.id LIMIT :rows""")
 _VISIBLE_SQL = {a: sql.for_psycopg(sql.visible(a)) for a in _BOTH}
-_CREDENTIAL_SQL = sql.for_psycopg(sql.CREDENTIAL)
+
+# A charger asked for by a key that sees every charger (None), or by the key named.
+_ChargerAsked = tuple[str | None, str]
+# ... and a range of its sessions, in epoch microseconds.
+_RangeAsked = tuple[str | None, str, int, int]
 
 
 def _storable(charger_id: str) -> bool:
@@ -64,11 +89,25 @@ def _storable(charger_id: str) -> bool:
 class PostgresReads:
     _db: Database
 
+    def _start_batches(self) -> None:
+        # When statements are slow, each kind of read may hold up to a quarter of the pool; the
+        # rest is for everything else.
+        most = max(1, self._db.size // 4)
+        self._credentials: Batcher[str, Credential] = Batcher(self._fetch_credentials, most)
+        self._chargers: Batcher[_ChargerAsked, str] = Batcher(self._fetch_chargers, most)
+        self._ranges: Batcher[_RangeAsked, bytes] = Batcher(self._fetch_ranges, most)
+
+    async def _stop_batches(self) -> None:
+        for batcher in (self._credentials, self._chargers, self._ranges):
+            await batcher.close()
+
     async def find_credential(self, lookup_id: str) -> Credential | None:
-        async def query(conn: Connection) -> Credential | None:
-            cursor = await conn.execute(_CREDENTIAL_SQL, {"lookup": lookup_id})
-            row = await cursor.fetchone()
-            return None if row is None else credential_from_row(row)
+        return await self._credentials.get(lookup_id)
+
+    async def _fetch_credentials(self, lookups: Sequence[str]) -> Mapping[str, Credential]:
+        async def query(conn: Connection) -> Mapping[str, Credential]:
+            cursor = await conn.execute(_CREDENTIALS_SQL, {"lookups": lookups})
+            return {row[0]: credential_from_row(row[1:]) for row in await cursor.fetchall()}
 
         return await self._db.read(query)
 
@@ -93,12 +132,16 @@ class PostgresReads:
     async def charger_json(self, visible: Visibility, charger_id: str) -> bytes | None:
         if not _storable(charger_id):
             return None
-        params = {"charger": charger_id, "key": visible.key_name}
+        key = None if visible.all_chargers else visible.key_name
+        doc = await self._chargers.get((key, charger_id))
+        return None if doc is None else doc.encode()
 
-        async def query(conn: Connection) -> bytes | None:
-            cursor = await conn.execute(_CHARGER_SQL[visible.all_chargers], params)
-            row = await cursor.fetchone()
-            return None if row is None else str(row[0]).encode()
+    async def _fetch_chargers(self, asked: Sequence[_ChargerAsked]) -> Mapping[_ChargerAsked, str]:
+        params = {"keys": [key for key, _ in asked], "chargers": [c for _, c in asked]}
+
+        async def query(conn: Connection) -> Mapping[_ChargerAsked, str]:
+            cursor = await conn.execute(_CHARGERS_BATCH_SQL, params)
+            return {asked[n - 1]: doc for n, doc in await cursor.fetchall()}
 
         return await self._db.read(query)
 
@@ -107,23 +150,35 @@ class PostgresReads:
     ) -> bytes | None:
         if not _storable(charger_id):
             return None
+        key = None if visible.all_chargers else visible.key_name
+        return await self._ranges.get(
+            (
+                key,
+                charger_id,
+                FAR_PAST if start is None else epoch(start),
+                FAR_FUTURE if end is None else epoch(end),
+            )
+        )
+
+    async def _fetch_ranges(self, asked: Sequence[_RangeAsked]) -> Mapping[_RangeAsked, bytes]:
+        """Each visible charger's sessions in its range, as a JSON array (a hidden or missing
+        charger is left out)."""
         params = {
-            "charger": charger_id,
-            "key": visible.key_name,
-            "start": FAR_PAST if start is None else epoch(start),
-            "end": FAR_FUTURE if end is None else epoch(end),
+            "keys": [a[0] for a in asked],
+            "chargers": [a[1] for a in asked],
+            "starts": [a[2] for a in asked],
+            "ends": [a[3] for a in asked],
         }
 
-        async def query(conn: Connection) -> bytes | None:
-            cursor = await conn.execute(_SESSIONS_SQL[visible.all_chargers], params)
-            rows = await cursor.fetchall()
-            if rows:
-                return ("[" + ",".join(row[0] for row in rows) + "]").encode()
-            # No rows: an empty range of a visible charger, or a charger the caller cannot see.
-            cursor = await conn.execute(_VISIBLE_SQL[visible.all_chargers], params)
-            return None if await cursor.fetchone() is None else b"[]"
+        async def query(conn: Connection) -> Mapping[_RangeAsked, bytes]:
+            cursor = await conn.execute(_SESSIONS_BATCH_SQL, params)
+            return {
+                asked[n - 1]: b"[" + (docs or "").encode() + b"]"
+                for n, visible, docs in await cursor.fetchall()
+                if visible
+            }
 
-        return await self._db.read(query, statements=2)
+        return await self._db.read(query)
 
     async def charger_visible(self, visible: Visibility, charger_id: str) -> bool:
         if not _storable(charger_id):
