@@ -31,6 +31,13 @@ two-letter code (read from a code or a name)."""
 
 _WIRE = "evshare.wire"
 
+MAX_ID_LENGTH = 128
+"""The longest id (of a charger or a session) an import accepts, in characters. PostgreSQL serves
+a charger's sessions from an index that holds each session's charger id, id and document (which
+holds both again): a B-tree entry takes at most 2,704 bytes, and four copies of 128 characters
+of 4-byte UTF-8, with the rest of a document, stay within it (255 did not). Real ids are far
+shorter: OCPI 2.2 allows at most 39 characters."""
+
 
 @dataclass(frozen=True, slots=True)
 class Wire:
@@ -83,7 +90,7 @@ class Charger:
     Optional fields the provider does not know are None here and left out on the wire.
     """
 
-    id: str = field(metadata=wire("id", "string", optional=False))
+    id: str = field(metadata=wire("id", "string", optional=False, maximum=MAX_ID_LENGTH))
     name: str = field(metadata=wire("name", "string", optional=False))
     serial_number: str | None = field(default=None, metadata=wire("serialNumber", "string"))
     model: str | None = field(default=None, metadata=wire("model", "string"))
@@ -128,8 +135,10 @@ class Session:
     A session without `end_time` is still in progress: stored, but not served.
     """
 
-    id: str = field(metadata=wire("id", "string", optional=False))
-    charger_id: str = field(metadata=wire("chargerId", "string", optional=False))
+    id: str = field(metadata=wire("id", "string", optional=False, maximum=MAX_ID_LENGTH))
+    charger_id: str = field(
+        metadata=wire("chargerId", "string", optional=False, maximum=MAX_ID_LENGTH)
+    )
     start_time: datetime = field(
         metadata=wire("startTime", "date-time", optional=False, column="start_ts")
     )

@@ -277,6 +277,12 @@ def cdr(**changes: object) -> dict[str, object]:
         (cdr(total_energy=...), "total_energy", None, "required"),
         (cdr(total_energy=-3), "total_energy", -3, "must not be negative"),
         (
+            cdr(id="c" * 129),
+            "id",
+            "c" * 129,
+            "must be at most 128 characters long (this one has 129)",
+        ),
+        (
             cdr(start_date_time="yesterday"),
             "start_date_time",
             "yesterday",

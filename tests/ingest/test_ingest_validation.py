@@ -29,6 +29,9 @@ GOOD_SESSION: dict[str, object] = {
     "endTime": END,
 }
 GOOD_CHARGER: dict[str, object] = {"id": "c1", "name": "Lobby"}
+# One character past the longest id accepted (a bound on characters, not bytes).
+LONG_ID = "é" * 128 + "ü"
+TOO_LONG = "must be at most 128 characters long (this one has 129)"
 RFC = "not an RFC 3339 timestamp with an offset (e.g. 2024-05-01T12:00:00Z)"
 
 
@@ -43,6 +46,7 @@ SESSION_ERRORS = [
     (with_(GOOD_SESSION, id="  "), "id", "  ", "required"),
     (with_(GOOD_SESSION, id=[1]), "id", [1], "must be a string"),
     (with_(GOOD_SESSION, id=1.5), "id", 1.5, "must be a string"),
+    (with_(GOOD_SESSION, id=LONG_ID), "id", LONG_ID, TOO_LONG),
     (with_(GOOD_SESSION, chargerId=None), "chargerId", None, "required"),
     (
         with_(GOOD_SESSION, chargerId="c9"),
@@ -239,6 +243,7 @@ def test_good_session_values(
 
 CHARGER_ERRORS = [
     (with_(GOOD_CHARGER, id=...), "id", None, "required"),
+    (with_(GOOD_CHARGER, id=LONG_ID), "id", LONG_ID, TOO_LONG),
     (with_(GOOD_CHARGER, name=""), "name", "", "required"),
     (with_(GOOD_CHARGER, serialNumber=12.5), "serialNumber", 12.5, "must be a string"),
     (with_(GOOD_CHARGER, maxOutputPower=-7200), "maxOutputPower", -7200, "must not be negative"),

@@ -18,6 +18,7 @@ from evshare.ingest.validate import (
     Chargers,
     DuplicateHook,
     SessionBuilder,
+    identifier,
     known_zone,
     not_before,
     paired,
@@ -146,7 +147,7 @@ def _evse(
     try:
         found = _object(evse, required=True)
         key, value = f"{path}.uid", found.get("uid")
-        uid = required(text(value))
+        uid = identifier(value)
         key, value = f"{path}.evse_id", found.get("evse_id")
         label = text(value) or uid
         key, value = f"{path}.connectors", found.get("connectors")
@@ -196,11 +197,11 @@ def cdr_builder(
     def build(line: int, record: dict[str, object]) -> Session | RowError:
         key, value = "id", record.get("id")
         try:
-            cdr_id = required(text(value))
+            cdr_id = identifier(value)
             key, value = "cdr_location", record.get("cdr_location")
             location = _object(value, required=True)
             key, value = "cdr_location.evse_uid", location.get("evse_uid")
-            charger_id = required(text(value))
+            charger_id = identifier(value)
             chargers.check(charger_id)
             key, value = "total_energy", record.get("total_energy")
             energy_wh = required(not_negative(_kwh(value)))

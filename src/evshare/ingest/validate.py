@@ -15,7 +15,14 @@ from evshare.ingest import fields
 from evshare.ingest.fields import Invalid, localize, not_negative, text, utc_text, whole
 from evshare.ingest.mapping import Mapping
 from evshare.ingest.rows import RowError
-from evshare.model import CHARGER_FIELDS, SESSION_FIELDS, Charger, Session, Wire
+from evshare.model import (
+    CHARGER_FIELDS,
+    MAX_ID_LENGTH,
+    SESSION_FIELDS,
+    Charger,
+    Session,
+    Wire,
+)
 
 CHARGER_REQUIRED = ("id", "name")
 SESSION_REQUIRED = ("id", "chargerId", "energy", "startTime")
@@ -122,7 +129,12 @@ def field_reader(spec: Wire, mapping: Mapping) -> Callable[[object], object]:
 
 
 def bounded(value: object, low: float | None, high: float | None) -> object:
-    """`value` if it lies within [low, high] (None: no bound), else Invalid saying where not."""
+    """`value` if it lies within [low, high] (None: no bound), else Invalid saying where not. A
+    string's bound is on its length."""
+    if isinstance(value, str):
+        if high is not None and len(value) > high:
+            raise Invalid(f"must be at most {high:g} characters long (this one has {len(value):,})")
+        return value
     if not isinstance(value, int | float):
         return value
     if low is not None and high is not None:
@@ -190,9 +202,9 @@ def session_builder(
         get = record.get
         key = k_id
         try:
-            session_id = required(text(get(key)))
+            session_id = identifier(get(key))
             key = k_charger
-            charger_id = required(text(get(key)))
+            charger_id = identifier(get(key))
             charger = chargers.check(charger_id)
             key = k_energy
             energy = required(not_negative(energy_wh(get(key))))
@@ -271,6 +283,13 @@ def together(value: object, name: str, other: object, other_name: str) -> None:
 def unique(record_id: str, line: int, duplicate_id: DuplicateHook | None) -> None:
     if duplicate_id is not None and duplicate_id(record_id, line):
         raise Invalid(DUPLICATE)
+
+
+def identifier(value: object) -> str:
+    """A required id (of a charger or a session): text of at most MAX_ID_LENGTH characters."""
+    found = required(text(value))
+    bounded(found, None, MAX_ID_LENGTH)
+    return found
 
 
 def required(value: _T | None) -> _T:
