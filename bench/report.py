@@ -135,7 +135,9 @@ class Report:
             " serve` runs granian; *x bare* is against bare ASGI on uvicorn (the reference),"
             " bare ASGI on granian is shown beside it. Bare ASGI runs without access log; evshare"
             " rows say whether theirs was on. *x pgbench* is against `pgbench -S` (simple"
-            " protocol, the same 64 clients) on the same PostgreSQL in the same run.",
+            " protocol, the same 64 clients) on the same PostgreSQL in the same run, which is"
+            " vacuumed and analyzed after the load (as after any bulk load) before anything is"
+            " measured on it.",
             "",
             "## Targets",
             "",
