@@ -766,12 +766,13 @@ def main() -> int:
     result.finished = datetime.now(UTC).isoformat(timespec="seconds")
     markdown = result.to_markdown()
     # A quick run is a smoke test: its figures go beside its logs (untracked), never over the
-    # recorded results of a full run.
+    # recorded results of a full run. A partial run (--only) is recorded, but is not the latest.
     if settings.quick:
         written = [run_dir / "results.md", run_dir / "results.json"]
     else:
         written = [RESULTS_DIR / f"{stamp}.md", RESULTS_DIR / f"{stamp}.json"]
-        written += [RESULTS_DIR / "latest.md", RESULTS_DIR / "latest.json"]
+        if settings.only is None:
+            written += [RESULTS_DIR / "latest.md", RESULTS_DIR / "latest.json"]
     for path in written:
         if path.suffix == ".md":
             path.write_text(markdown)
