@@ -38,6 +38,18 @@ class Fetch:
         return {k: VALUES[k] for k in keys if k in VALUES}
 
 
+async def held(
+    most: int, patience: float = 60.0
+) -> tuple[Fetch, Batcher[str, int], asyncio.Task[int | None]]:
+    """A batcher whose first statement, asking for "a", is running and held open."""
+    fetch = Fetch()
+    fetch.hold.clear()
+    batcher = Batcher(fetch, most=most, patience=patience)
+    first = asyncio.create_task(batcher.get("a"))
+    await fetch.started.wait()
+    return fetch, batcher, first
+
+
 async def test_requests_waiting_together_share_one_statement() -> None:
     fetch = Fetch()
     batcher = Batcher(fetch, most=2)
@@ -56,11 +68,7 @@ async def test_a_lone_request_goes_at_once_and_alone() -> None:
 
 
 async def test_beyond_the_limit_requests_wait_and_then_go_together() -> None:
-    fetch = Fetch()
-    fetch.hold.clear()
-    batcher = Batcher(fetch, most=1)
-    first = asyncio.create_task(batcher.get("a"))
-    await fetch.started.wait()
+    fetch, batcher, first = await held(most=1)
     # The one statement allowed is running: these wait for it, then share the next.
     later = [asyncio.create_task(batcher.get(k)) for k in ["b", "c", "b"]]
     await asyncio.sleep(0.01)
@@ -72,11 +80,7 @@ async def test_beyond_the_limit_requests_wait_and_then_go_together() -> None:
 
 
 async def test_one_statement_at_a_time_while_it_is_quick() -> None:
-    fetch = Fetch()
-    fetch.hold.clear()
-    batcher = Batcher(fetch, most=4, patience=60)
-    first = asyncio.create_task(batcher.get("a"))
-    await fetch.started.wait()
+    fetch, batcher, first = await held(most=4)
     later = [asyncio.create_task(batcher.get(k)) for k in ["b", "c"]]
     await asyncio.sleep(0.05)
     assert fetch.statements == [["a"]]  # within its patience: the others wait
@@ -136,11 +140,7 @@ async def test_slow_is_judged_against_the_statements_of_late() -> None:
 
 
 async def test_never_more_statements_at_once_than_the_most() -> None:
-    fetch = Fetch()
-    fetch.hold.clear()
-    batcher = Batcher(fetch, most=1, patience=0.001)
-    first = asyncio.create_task(batcher.get("a"))
-    await fetch.started.wait()
+    fetch, batcher, first = await held(most=1, patience=0.001)
     second = asyncio.create_task(batcher.get("b"))
     await asyncio.sleep(0.05)  # fifty times its patience: still waiting for the one running
     assert fetch.statements == [["a"]]
@@ -151,11 +151,7 @@ async def test_never_more_statements_at_once_than_the_most() -> None:
 async def test_a_request_never_joins_a_statement_already_sent() -> None:
     """What a request is answered was read after it arrived (a key revoked before a request
     arrives is refused): the same key asked while its statement runs goes in the next one."""
-    fetch = Fetch()
-    fetch.hold.clear()
-    batcher = Batcher(fetch, most=4)
-    first = asyncio.create_task(batcher.get("a"))
-    await fetch.started.wait()
+    fetch, batcher, first = await held(most=4)
     second = asyncio.create_task(batcher.get("a"))
     await asyncio.sleep(0.01)
     fetch.hold.set()
@@ -188,11 +184,7 @@ async def test_a_cancelled_request_leaves_the_others_their_answer() -> None:
 
 
 async def test_closing_cancels_the_statements_running_and_their_requests() -> None:
-    fetch = Fetch()
-    fetch.hold.clear()
-    batcher = Batcher(fetch, most=1)
-    waiting = asyncio.create_task(batcher.get("a"))
-    await fetch.started.wait()
+    _, batcher, waiting = await held(most=1)
     await batcher.close()
     with pytest.raises(asyncio.CancelledError):
         await waiting

@@ -28,27 +28,21 @@ branch_labels = None
 depends_on = None
 
 _KEY = ["charger_id", "start_ts", "id"]
+_SERVED = ["end_ts", "energy_wh", "charging_duration_s", "doc"]
+_BEFORE = ["end_ts", "energy_wh", "charging_duration_s"]
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        return
-    op.create_index(
-        "sessions_served",
-        "sessions",
-        _KEY,
-        postgresql_include=["end_ts", "energy_wh", "charging_duration_s", "doc"],
-    )
-    op.drop_index("sessions_by_charger", table_name="sessions")
+    _replace("sessions_by_charger", "sessions_served", _SERVED)
 
 
 def downgrade() -> None:
+    _replace("sessions_served", "sessions_by_charger", _BEFORE)
+
+
+def _replace(old: str, new: str, include: list[str]) -> None:
+    """On PostgreSQL, the sessions index `old` replaced by `new`, carrying `include`."""
     if op.get_bind().dialect.name == "sqlite":
         return
-    op.create_index(
-        "sessions_by_charger",
-        "sessions",
-        _KEY,
-        postgresql_include=["end_ts", "energy_wh", "charging_duration_s"],
-    )
-    op.drop_index("sessions_served", table_name="sessions")
+    op.create_index(new, "sessions", _KEY, postgresql_include=include)
+    op.drop_index(old, table_name="sessions")
