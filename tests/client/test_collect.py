@@ -15,10 +15,10 @@ import pytest
 
 from evshare.client.collect import CollectOptions, Collector, Source, SourceSummary
 from evshare.config import load_settings
-from evshare.model import epoch
+from evshare.model import MAX_ID_LENGTH, epoch
 from evshare.store import open_store
 from tests.client.conftest import Evshare, ProviderFactory
-from tests.client.providers import KEY, Provider
+from tests.client.providers import KEY, Provider, sessions_for
 from tests.servers import EVSHARE
 
 TODAY = date(2026, 3, 12)  # the providers' sessions run from 2026-03-01 for about nine days
@@ -172,6 +172,32 @@ def test_broken_providers_still_give_exactly_their_data(
     assert summary.status == "ok", summary.errors
     chargers, sessions, _ = run(stored(url_db))
     assert chargers == {f"a:{c['id']}" for c in p.chargers}
+    assert sessions == provider_rows("a", p)
+
+
+def test_ids_longer_than_evshare_stores_are_reported_and_the_rest_collected(
+    provider: ProviderFactory, database_url: str
+) -> None:
+    """A provider's charger id, or a session id, past model.MAX_ID_LENGTH: that charger is
+    reported and left out, the rest of the source collected, on every store alike (PostgreSQL
+    would refuse such ids in its serving index; SQLite would take them)."""
+    with provider(chargers=3, sessions=4) as (p, url):
+        long_charger = "C" * (MAX_ID_LENGTH + 1)
+        p.chargers = sorted(
+            [*p.chargers, {**p.chargers[0], "id": long_charger}],
+            key=lambda c: str(c["id"]).encode(),
+        )
+        p.sessions[long_charger] = sessions_for(long_charger, 2)
+        p.sessions["CH-2"][1]["id"] = "S" * (MAX_ID_LENGTH + 1)
+        summary = run(collect(database_url, Source("a", url, "K")))[0]
+    assert summary.status == "partial"
+    assert len(summary.errors) == 2
+    assert summary.errors[0].startswith(f"charger {'C' * 40}...: its id is longer than 128")
+    assert summary.errors[1].startswith("charger CH-2: a session's id is longer than 128")
+    chargers, sessions, _ = run(stored(database_url))
+    assert chargers == {"a:CH-1", "a:CH-2", "a:CH-3"}
+    del p.sessions[long_charger], p.sessions["CH-2"]
+    # CH-2 is kept as a charger, its sessions left as they were (none): its next run retries.
     assert sessions == provider_rows("a", p)
 
 

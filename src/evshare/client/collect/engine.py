@@ -26,9 +26,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from evshare.client.collect.sources import Source
-from evshare.client.errors import AuthRejected, ProviderError
+from evshare.client.errors import AuthRejected, BadResponse, ProviderError
 from evshare.client.http import EnergSyncClient, ResponseTooLarge
-from evshare.model import Session
+from evshare.model import MAX_ID_LENGTH, Charger, Session
 from evshare.store import Store
 
 FIRST_DAY = date(1970, 1, 1)
@@ -164,7 +164,8 @@ class Collector:
         running: set[asyncio.Task[None]] = set()
         prefix = f"{source.name}:"
         try:
-            async for page in api.iter_chargers():
+            async for served in api.iter_chargers():
+                page = _storable(served, summary)
                 counts = await self.store.upsert_chargers(
                     [replace(c, id=prefix + c.id) for c in page]
                 )
@@ -222,6 +223,7 @@ class Collector:
                 except ResponseTooLarge:
                     windows[:0] = self._halves(first, last, remote_id)
                     continue
+                _check_ids(sessions, len(local) + 1)
                 vanished += await self._window(summary, local, first, last, sessions)
             if self.options.keep_vanished:
                 vanished = []
@@ -294,6 +296,30 @@ class Collector:
         summary.sessions_vanished += len(gone)
         summary.vanished += gone[: max(REPORTED_IDS - len(summary.vanished), 0)]
         return gone
+
+
+_TOO_LONG = f"longer than {MAX_ID_LENGTH} characters, which evshare does not store"
+
+
+def _storable(chargers: Sequence[Charger], summary: SourceSummary) -> list[Charger]:
+    """The chargers whose ids evshare can store; the others reported (see model.MAX_ID_LENGTH)."""
+    kept = []
+    for charger in chargers:
+        if len(charger.id) > MAX_ID_LENGTH:
+            summary.status = "partial"
+            summary.errors.append(f"charger {charger.id:.40}...: its id is {_TOO_LONG}")
+        else:
+            kept.append(charger)
+    return kept
+
+
+def _check_ids(sessions: list[Session], prefix: int) -> None:
+    """BadResponse if a session's id, as the provider gave it (after `prefix` characters of
+    ours), is longer than evshare stores (see model.MAX_ID_LENGTH): the charger's sessions are
+    left as they were, and the charger reported, rather than the store refusing the write."""
+    for session in sessions:
+        if len(session.id) - prefix > MAX_ID_LENGTH:
+            raise BadResponse(f"a session's id is {_TOO_LONG}: {session.id[prefix:]:.40}...")
 
 
 def _quiet(summary: SourceSummary) -> None:
