@@ -23,10 +23,10 @@ def for_psycopg(sql: str) -> str:
 # --- the API's reads ----------------------------------------------------------------------------
 
 CREDENTIAL_COLUMNS = """k.name, s.secret_hash, k.all_chargers, k.expires_at, s.not_after,
-        k.revoked_at IS NOT NULL, k.plan
-    FROM key_secrets s JOIN api_keys k ON k.name = s.key_name"""
-"""The columns of a row for rows.credential_from_row, and the tables they come from."""
-CREDENTIAL = f"SELECT {CREDENTIAL_COLUMNS} WHERE s.lookup_id = :lookup"
+    k.revoked_at IS NOT NULL, k.plan"""
+"""A row for rows.credential_from_row, from CREDENTIAL_TABLES."""
+CREDENTIAL_TABLES = "key_secrets s JOIN api_keys k ON k.name = s.key_name"
+CREDENTIAL = f"SELECT {CREDENTIAL_COLUMNS} FROM {CREDENTIAL_TABLES} WHERE s.lookup_id = :lookup"
 
 SCOPED = "c.id IN (SELECT charger_id FROM key_chargers WHERE key_name = :key)"
 

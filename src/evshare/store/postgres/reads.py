@@ -53,7 +53,8 @@ _CHARGERS_SQL = {
 _SEES = """(r.key_name IS NULL OR EXISTS (SELECT 1 FROM key_chargers kc
     WHERE kc.key_name = r.key_name AND kc.charger_id = r.charger))"""
 _CREDENTIALS_SQL = sql.for_psycopg(
-    f"SELECT s.lookup_id, {sql.CREDENTIAL_COLUMNS} WHERE s.lookup_id = ANY(:lookups::text[])"
+    f"SELECT s.lookup_id, {sql.CREDENTIAL_COLUMNS} FROM {sql.CREDENTIAL_TABLES}"
+    " WHERE s.lookup_id = ANY(:lookups::text[])"
 )
 _CHARGERS_BATCH_SQL = sql.for_psycopg(f"""SELECT r.n, c.doc
     FROM unnest(:keys::text[], :chargers::text[]) WITH ORDINALITY AS r(key_name, charger, n)
@@ -95,7 +96,7 @@ _VISIBLE_SQL = {a: sql.for_psycopg(sql.visible(a)) for a in _BOTH}
 
 # A charger asked for by a key that sees every charger (None), or by the key named.
 _ChargerAsked = tuple[str | None, str]
-# ... and a range of its sessions, in epoch microseconds.
+# ... and a range of its sessions, in epoch seconds (start inclusive, end exclusive).
 _RangeAsked = tuple[str | None, str, int, int]
 
 
