@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,6 +66,20 @@ def counting_statements(store: PostgresStore) -> list[int]:
     return calls
 
 
+def recording_ranges(store: PostgresStore) -> list[list[tuple[Any, ...]]]:
+    """The requests of each sessions statement the store sends from now on."""
+    batches: list[list[tuple[Any, ...]]] = []
+    fetch = store._fetch_ranges
+
+    async def recorded(asked: Sequence[Any]) -> Any:
+        batches.append(list(asked))
+        return await fetch(asked)
+
+    store._fetch_ranges = recorded  # type: ignore[method-assign]
+    store._ranges._fetch = recorded  # the batcher's own reference
+    return batches
+
+
 def ids(body: bytes | None) -> list[str] | None:
     return None if body is None else [s["id"] for s in orjson.loads(body)]
 
@@ -81,12 +95,21 @@ async def test_concurrent_requests_share_statements_and_get_their_own_answers(
         for window in (may, (T0 - timedelta(days=30), T0), (None, None))
     ] * 5
     calls = counting_statements(store)
+    ranges = recording_ranges(store)
     sessions, details = await asyncio.gather(
         asyncio.gather(*(store.sessions_json(v, c, *w) for v, c, w in asked)),
         asyncio.gather(*(store.charger_json(v, c) for v, c, _ in asked)),
     )
-    # Far fewer statements than requests (each request alone would be one).
-    assert calls[0] <= len(asked) // 4
+    # Far fewer statements than requests (each request alone would be one), but a whole history
+    # (dates left out: a range longer than a quarter) always in a statement of its own.
+    whole = sum(1 for _, _, window in asked if window == (None, None))
+    assert calls[0] <= whole + (2 * len(asked) - whole) // 8
+    long_ones = [
+        batch for batch in ranges if any(end - start > 92 * 86_400 for *_, start, end in batch)
+    ]
+    assert len(long_ones) == whole
+    assert all(len(batch) == 1 for batch in long_ones)
+    assert max(len(batch) for batch in ranges) > 1  # the short ones did share
     for (vis, charger, window), body, detail in zip(asked, sessions, details, strict=True):
         visible = charger != "NO-SUCH" and (vis is ALL or charger == "BATCH-1")
         if not visible:  # hidden and missing alike

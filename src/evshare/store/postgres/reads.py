@@ -2,7 +2,8 @@
 chargers and sessions (see documents.py); a charger's history without an end date in pages.
 
 The reads on every request — the credential, a charger, a range of its sessions — go through
-batches.py: the requests of a process waiting on the same read share one statement. A
+batches.py: the requests of a process waiting on the same read share one statement (a range of
+sessions longer than a quarter, perhaps a large answer, goes in one of its own). A
 charger's sessions come with its visibility in that statement, which tells an empty range
 from a hidden charger, and which PostgreSQL tests before it reads any session (a hidden
 charger's history is never scanned). A page of chargers is assembled with `string_agg` rather
@@ -98,6 +99,9 @@ _PAGE_SQL = sql.for_psycopg("""SELECT s.start_ts, s.id, s.doc FROM sessions s
     ORDER BY s.start_ts, s.id LIMIT :rows""")
 _VISIBLE_SQL = {a: sql.for_psycopg(sql.visible(a)) for a in _BOTH}
 
+# The longest range that shares a statement with other requests' (a quarter, 92 days).
+_SHARED_SPAN_S = 92 * 86_400
+
 # A charger asked for by a key that sees every charger (None), or by the key named.
 _ChargerAsked = tuple[str | None, str]
 # ... and a range of its sessions, in epoch seconds (start inclusive, end exclusive).
@@ -187,14 +191,17 @@ class PostgresReads:
         if not _storable(charger_id):
             return None
         key = None if visible.all_chargers else visible.key_name
-        return await self._ranges.get(
-            (
-                key,
-                charger_id,
-                FAR_PAST if start is None else epoch(start),
-                FAR_FUTURE if end is None else epoch(end),
-            )
+        asked = (
+            key,
+            charger_id,
+            FAR_PAST if start is None else epoch(start),
+            FAR_FUTURE if end is None else epoch(end),
         )
+        if asked[3] - asked[2] > _SHARED_SPAN_S:
+            # A long range may be a large answer: it goes alone, and the requests that would
+            # have shared its statement do not wait for it.
+            return (await self._fetch_ranges([asked])).get(asked)
+        return await self._ranges.get(asked)
 
     async def _fetch_ranges(self, asked: Sequence[_RangeAsked]) -> Mapping[_RangeAsked, bytes]:
         """Each visible charger's sessions in its range, as a JSON array (a hidden or missing
