@@ -3,7 +3,7 @@ real `evshare serve` process on a free loopback port. One of each, shared by eve
 
 Prefer `InProcess`: it runs the app's real lifespan and every byte of its request path, and
 costs no process and no port. Use `serve` for what only a real server shows: workers, signals,
-HTTP parsing by uvicorn, the CLI's flags.
+HTTP parsing by granian, the CLI's flags.
 """
 
 from __future__ import annotations
