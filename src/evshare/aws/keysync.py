@@ -123,6 +123,12 @@ async def _thread(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.to_thread(call, *args, **kwargs)
 
 
+async def _enable(gw: _Gateway, key_id: str, enabled: bool) -> None:
+    """Turn an API Gateway key on or off."""
+    change = {"op": "replace", "path": "/enabled", "value": "true" if enabled else "false"}
+    await _thread(gw.client.update_api_key, apiKey=key_id, patchOperations=[change])
+
+
 async def sync_keys(
     store: Store,
     *,
@@ -213,11 +219,7 @@ async def _sync(  # noqa: PLR0912, PLR0915 - one reconciliation, read top to bot
             elif found.get("enabled"):
                 say(f"{verb}disable {gateway_name}: the evshare key is revoked or expired")
                 if not dry_run:
-                    await _thread(
-                        gw.client.update_api_key,
-                        apiKey=found["id"],
-                        patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}],
-                    )
+                    await _enable(gw, found["id"], False)
             continue
         if found is None:
             say(f"{verb}create {gateway_name}")
@@ -231,11 +233,7 @@ async def _sync(  # noqa: PLR0912, PLR0915 - one reconciliation, read top to bot
         elif not found.get("enabled"):
             say(f"{verb}enable {gateway_name}")
             if not dry_run:
-                await _thread(
-                    gw.client.update_api_key,
-                    apiKey=found["id"],
-                    patchOperations=[{"op": "replace", "path": "/enabled", "value": "true"}],
-                )
+                await _enable(gw, found["id"], True)
         key_id = str(found["id"])
         if await store.find_credential(GATEWAY_LOOKUP_PREFIX + key_id) is None:
             say(f"{verb}link {gateway_name} ({key_id}) to the evshare key {name}")
