@@ -4,13 +4,15 @@ Cognito user-pool authorizer, HTTP API with a JWT authorizer), with every value 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from evshare.aws.lambda_handler import make_handler
+from evshare.aws.lambda_handler import LambdaAdapter, make_handler
 from evshare.config import load_settings
 from evshare.errors import ConfigError, Unauthorized
 from evshare.identity.claims import grant_from_gateway, strings
@@ -105,7 +107,10 @@ def database(tmp_path: Path) -> str:
     return url
 
 
-def handler_for(url: str, tmp_path: Path, *, trust: bool) -> Any:
+@contextmanager
+def handler_for(url: str, tmp_path: Path, *, trust: bool) -> Iterator[LambdaAdapter]:
+    """A Lambda handler trusting (or not) the gateway's claims, shut down afterwards: a handler
+    left open leaks its housekeeping task into whichever test runs next."""
     path = tmp_path / "identity.toml"
     path.write_text(IDENTITY)
     settings = load_settings(
@@ -114,7 +119,11 @@ def handler_for(url: str, tmp_path: Path, *, trust: bool) -> Any:
         identity_config=str(path),
         identity_trust_gateway=trust,
     )
-    return make_handler(settings)
+    handler = make_handler(settings)
+    try:
+        yield handler
+    finally:
+        handler.close()
 
 
 def with_claims(event: dict[str, Any], claims: dict[str, Any], http: bool) -> dict[str, Any]:
@@ -126,27 +135,28 @@ def with_claims(event: dict[str, Any], claims: dict[str, Any], http: bool) -> di
 
 
 def test_lambda_maps_the_gateways_claims(database: str, tmp_path: Path) -> None:
-    handler = handler_for(database, tmp_path, trust=True)
     rest = with_claims(rest_event("/chargers"), REST_CLAIMS, http=False)
     http = with_claims(http_api_event("/chargers"), HTTP_CLAIMS, http=True)
-    for event in (rest, http):
-        result = handler(event, Context())
-        assert result["statusCode"] == 200, result
-        body = orjson.loads(result["body"])
-        assert ([c["id"] for c in body["chargers"]], body["total"]) == (["CH-003", "CH-004"], 2)
-    hidden = with_claims(rest_event("/chargers/CH-001"), REST_CLAIMS, http=False)
-    assert handler(hidden, Context())["statusCode"] == 404
-    everything = {**REST_CLAIMS, "cognito:groups": "ops"}
-    result = handler(with_claims(rest_event("/chargers"), everything, False), Context())
-    assert orjson.loads(result["body"])["total"] == 16
+    with handler_for(database, tmp_path, trust=True) as handler:
+        for event in (rest, http):
+            result = handler(event, Context())
+            assert result["statusCode"] == 200, result
+            body = orjson.loads(result["body"])
+            ids = [c["id"] for c in body["chargers"]]
+            assert (ids, body["total"]) == (["CH-003", "CH-004"], 2)
+        hidden = with_claims(rest_event("/chargers/CH-001"), REST_CLAIMS, http=False)
+        assert handler(hidden, Context())["statusCode"] == 404
+        everything = {**REST_CLAIMS, "cognito:groups": "ops"}
+        result = handler(with_claims(rest_event("/chargers"), everything, False), Context())
+        assert orjson.loads(result["body"])["total"] == 16
 
 
 def test_lambda_ignores_claims_unless_told_to_trust_the_gateway(
     database: str, tmp_path: Path
 ) -> None:
-    handler = handler_for(database, tmp_path, trust=False)
     event = with_claims(rest_event("/chargers"), REST_CLAIMS, http=False)
-    assert handler(event, Context())["statusCode"] == 401
+    with handler_for(database, tmp_path, trust=False) as handler:
+        assert handler(event, Context())["statusCode"] == 401
 
 
 def test_trusting_the_gateway_needs_an_identity_file() -> None:

@@ -124,7 +124,9 @@ async def test_an_unknown_plan_gets_the_default_and_reloads_at_most_once_a_gap(
         clock.now += 1.0
         assert await plans.resolve("gone") == BASIC
     assert stored.loads == 3
-    assert [r.getMessage() for r in caplog.records] == [
+    # Only the book's own records: asyncio may report meanwhile on a task another test left.
+    records = [r for r in caplog.records if r.name == "evshare.limits.plans"]
+    assert [r.getMessage() for r in records] == [
         "a key names the unknown plan 'gone': the default plan applies"
     ] * 2
 

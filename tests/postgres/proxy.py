@@ -30,6 +30,7 @@ class Proxy:
         self._server: asyncio.Server | None = None
         self._flowing: asyncio.Event | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._links: set[asyncio.Task[Any]] = set()
         self.port = 0
 
     def __enter__(self) -> Proxy:
@@ -87,6 +88,11 @@ class Proxy:
         assert self._flowing is not None
         self._flowing.set()  # let the held links see their sockets close
         self._close_all()
+        # Ended here, not left pending when the loop stops: asyncio would report each one as
+        # "destroyed but pending" into whichever test happens to be running at collection.
+        for link in self._links:
+            link.cancel()
+        await asyncio.gather(*self._links, return_exceptions=True)
 
     def _close_all(self) -> None:
         for writer in list(self._writers):
@@ -97,6 +103,9 @@ class Proxy:
         self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter
     ) -> None:
         assert self._flowing is not None
+        link = asyncio.current_task()
+        assert link is not None
+        self._links.add(link)
         self._writers.add(client_out)
         try:
             await self._flowing.wait()  # a black hole accepts, and never answers
@@ -111,6 +120,7 @@ class Proxy:
         finally:
             client_out.close()
             self._writers.discard(client_out)
+            self._links.discard(link)
 
     async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         assert self._flowing is not None
