@@ -29,6 +29,10 @@ from evshare.model import Period, Plan
 TINY = 1e-6  # tokens per second: none comes back while a test runs
 HUGE = 1e6
 TIMEOUT = 0.2
+# What a call may take past TIMEOUT: this suite shares two cores with another, and a process can
+# be descheduled for a fifth of a second (seen in CI). A Redis that never answers would hold a
+# call without a timeout for good, so the bound still tells the two apart.
+WITHIN_TIMEOUT = TIMEOUT + 0.5
 
 
 @pytest.fixture
@@ -287,7 +291,7 @@ async def test_a_broken_redis_is_unavailable_within_the_timeout(broken_redis: st
         for _ in range(3):
             outcome, elapsed = await timed(limiter)
             assert isinstance(outcome, Unavailable)
-            assert elapsed < 2 * TIMEOUT
+            assert elapsed < WITHIN_TIMEOUT
     finally:
         await limiter.close()
 
@@ -298,7 +302,7 @@ async def test_fail_open_admits_within_the_timeout(broken_redis: str) -> None:
     try:
         outcome, elapsed = await timed(limiter)
         assert outcome == Decision(True, None, 0, {})
-        assert elapsed < 2 * TIMEOUT
+        assert elapsed < WITHIN_TIMEOUT
         assert limiter.fail_open_count == 1
     finally:
         await limiter.close()
@@ -311,7 +315,7 @@ async def test_fail_closed_raises_unavailable_within_the_timeout(broken_redis: s
         outcome, elapsed = await timed(limiter)
         assert isinstance(outcome, Unavailable)
         assert outcome.retry_after >= 1
-        assert elapsed < 2 * TIMEOUT
+        assert elapsed < WITHIN_TIMEOUT
     finally:
         await limiter.close()
 
