@@ -26,6 +26,8 @@ import orjson
 import psycopg
 from psycopg import sql
 
+from evshare.store.sqlite.imports import IMPORT_CACHE_KIB
+
 # (id, charger id, start, end (epoch seconds), energy Wh, charging duration s, the session's
 # document: evshare stores each served session's contract JSON, migration 0006)
 Row = tuple[str, str, int, int, float, int, str]
@@ -74,13 +76,15 @@ def read_sessions(path: Path) -> list[Row]:
 
 def raw_sqlite(rows: list[Row], database: Path) -> float:
     """Seconds to load `rows` into a fresh SQLite file with one executemany and one commit,
-    with evshare's connection settings (WAL, synchronous=NORMAL)."""
+    with the settings of evshare's import connection (WAL, synchronous=NORMAL, its page cache:
+    without that cache the raw load ran at half its speed, 58k against 135k rows/s)."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     connection = sqlite3.connect(database, isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
         for statement in SQLITE_DDL:
             connection.execute(statement)
         began = time.perf_counter()
