@@ -19,6 +19,7 @@ from evshare.errors import Unavailable
 from evshare.model import Credential
 from tests.api.conformance import assert_conforms
 from tests.api.conftest import ALL_IDS, Live, in_process, seed
+from tests.logs import messages
 
 SHARED_SPEC = Path(__file__).parents[3] / "shared" / "spec" / "energsync-1.2.0.yaml"
 
@@ -135,7 +136,7 @@ def test_one_access_log_line_per_request_with_the_key_name_never_the_key(
     with caplog.at_level(logging.INFO, logger="evshare.access"):
         live.get("/chargers/CH-001?x=1", headers={"x-api-key": live.keys.all})
         live.get("/chargers", headers={"x-api-key": live.keys.revoked})
-    lines = [r.getMessage() for r in caplog.records if r.name == "evshare.access"]
+    lines = messages(caplog, "evshare.access")
     assert len(lines) == 2
     assert lines[0].startswith("GET /chargers/CH-001?x=1 200 ")
     assert "key=all" in lines[0]

@@ -23,6 +23,7 @@ from evshare.store import open_store
 from tests.api.conformance import assert_conforms
 from tests.api.conftest import ALL_IDS, SCOPED_CHARGERS, Keys, ServerThread, seed
 from tests.identity.issuer import LocalIssuer
+from tests.logs import messages
 
 COGNITO_SITE_A: dict[str, Any] = {"cognito:groups": ["site-a"]}
 UNAUTHORIZED = {"message": "Unauthorized", "code": "unauthorized"}
@@ -254,7 +255,7 @@ def test_usage_plans_and_the_access_log_name_the_identity(
         statuses = [world.get("/chargers", metered).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     assert world.get("/chargers", other).status_code == 200  # per subject: its own bucket
-    lines = [r.getMessage() for r in caplog.records if r.name == "evshare.access"]
+    lines = messages(caplog, "evshare.access")
     assert any("key=local:m1" in line for line in lines)
     assert not any(metered in line or metered[:40] in line for line in lines)
     refused = world.get("/chargers", metered)

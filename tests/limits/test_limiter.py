@@ -13,6 +13,7 @@ from evshare.errors import ConfigError, Unavailable
 from evshare.limits import UNLIMITED, Decision, GuardedLimiter, MemoryLimiter, build_limiter
 from evshare.limits.redis import RedisLimiter
 from evshare.model import Plan
+from tests.logs import messages
 
 pytestmark = pytest.mark.anyio
 
@@ -55,12 +56,6 @@ def guarded(
         backend, failure, cooldown=cooldown, log_interval=log_interval, clock=clock
     )
     return limiter, backend, clock
-
-
-def limiter_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    """The limiter's own records: the capture also holds whatever else logs meanwhile (asyncio
-    reporting a task that another test left behind, for one)."""
-    return [r for r in caplog.records if r.name == "evshare.limits.limiter"]
 
 
 @pytest.mark.parametrize("failure", ["open", "closed"])
@@ -138,10 +133,10 @@ async def test_open_logs_at_most_once_per_interval(caplog: pytest.LogCaptureFixt
         for _ in range(50):
             clock.now += 1.0
             await limiter.admit("k", PLAN)
-        assert len(limiter_records(caplog)) == 1
+        assert len(messages(caplog, "evshare.limits.limiter")) == 1
         clock.now += 11.0
         await limiter.admit("k", PLAN)
-    assert [r.getMessage() for r in limiter_records(caplog)] == [
+    assert messages(caplog, "evshare.limits.limiter") == [
         "rate limiter unavailable, 1 request(s) admitted unchecked since the last report: "
         "Redis: connection refused",
         "rate limiter unavailable, 50 request(s) admitted unchecked since the last report: "

@@ -11,6 +11,7 @@ from evshare.errors import ConfigError, Unavailable
 from evshare.limits import UNLIMITED, PlanBook, check_plan
 from evshare.limits.policy import Policy, Quota, Throttle
 from evshare.model import Plan
+from tests.logs import messages
 
 BASIC = Plan("basic", rate=1, burst=5)
 GOLD = Plan("gold", rate=100, burst=500, quota=10_000, period="day")
@@ -124,11 +125,10 @@ async def test_an_unknown_plan_gets_the_default_and_reloads_at_most_once_a_gap(
         clock.now += 1.0
         assert await plans.resolve("gone") == BASIC
     assert stored.loads == 3
-    # Only the book's own records: asyncio may report meanwhile on a task another test left.
-    records = [r for r in caplog.records if r.name == "evshare.limits.plans"]
-    assert [r.getMessage() for r in records] == [
-        "a key names the unknown plan 'gone': the default plan applies"
-    ] * 2
+    assert (
+        messages(caplog, "evshare.limits.plans")
+        == ["a key names the unknown plan 'gone': the default plan applies"] * 2
+    )
 
 
 @pytest.mark.anyio
