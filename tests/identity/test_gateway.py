@@ -4,8 +4,7 @@ Cognito user-pool authorizer, HTTP API with a JWT authorizer), with every value 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -107,10 +106,9 @@ def database(tmp_path: Path) -> str:
     return url
 
 
-@contextmanager
-def handler_for(url: str, tmp_path: Path, *, trust: bool) -> Iterator[LambdaAdapter]:
-    """A Lambda handler trusting (or not) the gateway's claims, shut down afterwards: a handler
-    left open leaks its housekeeping task into whichever test runs next."""
+def handler_for(url: str, tmp_path: Path, *, trust: bool) -> closing[LambdaAdapter]:
+    """A Lambda handler trusting (or not) the gateway's claims, to use in `with`: a handler left
+    open leaks its housekeeping task into whichever test runs next."""
     path = tmp_path / "identity.toml"
     path.write_text(IDENTITY)
     settings = load_settings(
@@ -119,11 +117,7 @@ def handler_for(url: str, tmp_path: Path, *, trust: bool) -> Iterator[LambdaAdap
         identity_config=str(path),
         identity_trust_gateway=trust,
     )
-    handler = make_handler(settings)
-    try:
-        yield handler
-    finally:
-        handler.close()
+    return closing(make_handler(settings))
 
 
 def with_claims(event: dict[str, Any], claims: dict[str, Any], http: bool) -> dict[str, Any]:
