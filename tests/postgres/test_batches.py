@@ -18,8 +18,9 @@ from evshare import keys
 from evshare.config import load_settings
 from evshare.model import Charger, Session, Visibility
 from evshare.store import open_store
-from evshare.store.postgres import PostgresStore, reads
+from evshare.store.postgres import PostgresStore
 from evshare.store.postgres.connection import Connection
+from tests.postgres.plans import nodes, range_statements
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -158,17 +159,8 @@ async def test_a_hidden_chargers_sessions_are_never_read(
 
     async def session_scans(vis: Visibility, charger: str) -> int:
         key = None if vis.all_chargers else vis.key_name
-        statement, params = (
-            (
-                reads._SESSIONS_BATCH_SQL,
-                {"keys": [key], "chargers": [charger], "starts": [-(2**62)], "ends": [2**62]},
-            )
-            if batched
-            else (
-                reads._RANGE_SQL[key is None],
-                {"key": key, "charger": charger, "start": -(2**62), "end": 2**62},
-            )
-        )
+        forms = range_statements(key, charger, -(2**62), 2**62)
+        statement, params = forms["batch" if batched else "alone"]
 
         async def explain(conn: Connection) -> Any:
             cursor = await conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
@@ -178,14 +170,10 @@ async def test_a_hidden_chargers_sessions_are_never_read(
         plan = await store._db.read(explain)
         return sum(
             node.get("Actual Loops", 0)
-            for node in _nodes(plan[0]["Plan"])
+            for node in nodes(plan[0]["Plan"])
             if node.get("Relation Name") == "sessions"
         )
 
     assert await session_scans(ONE, "BATCH-1") == 1
     assert await session_scans(ONE, "BATCH-2") == 0
     assert await session_scans(ONE, "NO-SUCH") == 0
-
-
-def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
-    return [node, *(n for child in node.get("Plans", []) for n in _nodes(child))]

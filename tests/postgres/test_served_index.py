@@ -16,8 +16,9 @@ import pytest
 from evshare.config import load_settings
 from evshare.model import MAX_ID_LENGTH, Charger, Session, Visibility
 from evshare.store import open_store, schema
-from evshare.store.postgres import PostgresStore, reads
+from evshare.store.postgres import PostgresStore
 from evshare.store.postgres.connection import Connection
+from tests.postgres.plans import nodes, range_statements
 
 pytestmark = pytest.mark.postgres
 
@@ -47,44 +48,36 @@ async def _load_and_plan(url: str) -> tuple[bytes | None, list[dict[str, Any]]]:
             ]
         )
         body = await store.sessions_json(EVERYONE, LONG_CHARGER, None, None)
-        batch = {"keys": [None], "chargers": [LONG_CHARGER], "starts": [0], "ends": [2**62]}
-        alone = {"key": None, "charger": LONG_CHARGER, "start": 0, "end": 2**62}
+        forms = range_statements(None, LONG_CHARGER, 0, 2**62)
 
         async def explain(conn: Connection) -> list[dict[str, Any]]:
             # A table this small is cheaper to scan whole: ask how the index would be used.
             await conn.execute("SET enable_seqscan = off")
             await conn.execute("SET enable_bitmapscan = off")
-            nodes = []
+            found = []
             try:
-                for statement, params in (
-                    (reads._SESSIONS_BATCH_SQL, batch),
-                    (reads._RANGE_SQL[True], alone),
-                ):
+                for statement, params in (forms["batch"], forms["alone"]):
                     cursor = await conn.execute("EXPLAIN (FORMAT JSON) " + statement, params)
                     [(plan,)] = await cursor.fetchall()
-                    nodes += _nodes(plan[0]["Plan"])
+                    found += nodes(plan[0]["Plan"])
             finally:
                 await conn.execute("RESET ALL")
-            return nodes
+            return found
 
         return body, await store._db.read(explain, statements=6)
     finally:
         await store.close()
 
 
-def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
-    return [node, *(n for child in node.get("Plans", []) for n in _nodes(child))]
-
-
 def test_sessions_are_served_from_the_index_alone(empty_database: str) -> None:
     schema.upgrade(empty_database)
     assert "sessions_served" in _indexes(empty_database)
     assert "sessions_by_charger" not in _indexes(empty_database)
-    body, nodes = asyncio.run(_load_and_plan(empty_database))
+    body, plan = asyncio.run(_load_and_plan(empty_database))
     assert body is not None
     assert [s["id"] for s in orjson.loads(body)] == [LONG_SESSION, "short"]
     assert len(orjson.loads(body)[0]["chargerId"].encode()) == 4 * MAX_ID_LENGTH
-    scans = [n for n in nodes if n.get("Relation Name") == "sessions"]
+    scans = [n for n in plan if n.get("Relation Name") == "sessions"]
     # The statement of a batch, then that of a request alone.
     assert [(n["Node Type"], n["Index Name"]) for n in scans] == [
         ("Index Only Scan", "sessions_served"),
