@@ -10,6 +10,13 @@ from pathlib import Path
 
 from evshare.errors import ConfigError, Unavailable
 
+# Reads through a memory map of the file rather than a pread() per page: a one-month sessions
+# request otherwise makes about four such calls, each copying a page out of the kernel's cache
+# (bench/README.md; ~10 % more requests per second on that endpoint, measured side by side).
+# SQLite clamps this to its build's ceiling (2 GiB on Debian's); the rest of a larger file is
+# read as before. Address space only: the pages are the kernel's page cache, shared by workers.
+MMAP_BYTES = 1 << 40
+
 # Far past any real timestamp, inside SQLite's 64-bit integers: stands for an open range end.
 FAR_PAST = -(2**62)
 FAR_FUTURE = 2**62
@@ -55,10 +62,12 @@ def owner_only_path(database_url: str) -> Path:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, with a busy timeout.
+    """A connection in autocommit mode (transactions are explicit), WAL, with a busy timeout,
+    reading through a memory map.
 
     WAL lets the server's readers run while an import writes; NORMAL synchronous is safe
-    with WAL (a power cut may lose the last commit, never corrupt the file).
+    with WAL (a power cut may lose the last commit, never corrupt the file). Writes still go
+    through write(): SQLite maps the file read-only.
     """
     try:
         db = sqlite3.connect(path, isolation_level=None, cached_statements=256)
@@ -66,6 +75,7 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
         db.execute("PRAGMA foreign_keys=ON")
+        db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     except sqlite3.Error as exc:
         raise Unavailable(f"cannot open the SQLite database {path}: {exc}") from None
     return db
