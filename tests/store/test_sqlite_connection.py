@@ -3,8 +3,13 @@ other connections commit."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pytest
+
+from evshare.config import load_settings
+from evshare.store import open_store, schema
 from evshare.store.sqlite.connection import connect
 
 
@@ -40,3 +45,30 @@ def test_a_mapped_reader_sees_every_commit_of_another_connection(tmp_path: Path)
     finally:
         writer.close()
         reader.close()
+
+
+def _mapped(db: sqlite3.Connection) -> int:
+    (mapped,) = db.execute("PRAGMA mmap_size").fetchone()
+    return int(mapped)
+
+
+@pytest.mark.anyio
+async def test_an_import_writes_without_the_map_and_gives_it_back(tmp_path: Path) -> None:
+    # A bulk write through a mapped file is slower (store/sqlite/imports.py): the map is off
+    # for the import's transaction, whether it commits or fails, and on again after it.
+    url = f"sqlite:///{tmp_path / 'evshare.db'}"
+    schema.upgrade(url)
+    store = await open_store(load_settings(database_url=url))
+    try:
+        db = store._db  # type: ignore[attr-defined]
+        serving = _mapped(db)
+        assert serving > 0
+        async with store.importing():
+            assert _mapped(db) == 0
+        assert _mapped(db) == serving
+        with pytest.raises(RuntimeError):
+            async with store.importing():
+                raise RuntimeError
+        assert _mapped(db) == serving
+    finally:
+        await store.close()
