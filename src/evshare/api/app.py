@@ -447,8 +447,8 @@ def create_app(
     return EnergSyncApp(settings, store, limiter)
 
 
-def app_from_environment() -> EnergSyncApp:
-    """The factory `evshare serve`'s workers import (it passes its flags as EVSHARE_*). The
-    access log goes to stderr in batches (see accesslog.py)."""
+def app_from_environment(kind: type[EnergSyncApp] = EnergSyncApp) -> EnergSyncApp:
+    """The app of a server process: settings from EVSHARE_* (how `evshare serve` passes its
+    flags to its workers), the access log to stderr in batches (see accesslog.py)."""
     settings = load_settings()
-    return EnergSyncApp(settings, access_log=BufferedAccessLog(sys.stderr.fileno()))
+    return kind(settings, access_log=BufferedAccessLog(sys.stderr.fileno()))

@@ -23,11 +23,14 @@ no app to shape one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import logging.config
 import resource
+import signal
 from typing import Any
 
+from evshare.api.app import EnergSyncApp, app_from_environment
 from evshare.config import Settings
 from evshare.errors import ConfigError
 
@@ -75,9 +78,33 @@ def _is_postgres(settings: Settings) -> bool:
     return settings.database_url.startswith(("postgresql://", "postgres://"))
 
 
+class WorkerApp(EnergSyncApp):
+    """The app in a worker process of `evshare serve`: stopped by the main process only.
+
+    Ctrl-C in a terminal sends SIGINT to the whole process group, and the main process then
+    stops each worker with SIGTERM: a worker got two stop signals, and when both landed in one
+    turn of its event loop granian's worker (2.8) deadlocked in its signal handler until the
+    main process killed it 15 s later, losing the usage counted since the last flush (3 of 5
+    Ctrl-C stops right after `evshare demo`). A worker therefore ignores SIGINT and stops on
+    the main process's SIGTERM alone. Run under systemd with `KillMode=mixed`, so that the stop
+    signal goes to the main process only (docs/deployment.md)."""
+
+    async def startup(self) -> None:
+        # granian installed its handler in the worker's loop before the app's startup: take it
+        # off (that restores the default, which kills), then ignore the signal.
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        await super().startup()
+
+
+def worker_app() -> EnergSyncApp:
+    """The factory granian's workers call: the app from the settings `run` exported."""
+    return app_from_environment(WorkerApp)
+
+
 def run(settings: Settings, log_config: dict[str, Any]) -> None:
-    """Serve `evshare.api.app:app_from_environment` (which reads the settings the caller exported
-    to the environment) until SIGINT/SIGTERM; each worker shuts the app down gracefully."""
+    """Serve `worker_app` (which reads the settings the caller exported to the environment)
+    until SIGINT/SIGTERM to the main process; each worker shuts the app down gracefully."""
     from granian.constants import HTTPModes, Interfaces, Loops
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
@@ -96,7 +123,7 @@ def run(settings: Settings, log_config: dict[str, Any]) -> None:
         open_files,
     )
     server = Server(
-        "evshare.api.app:app_from_environment",
+        "evshare.api.server:worker_app",
         factory=True,
         address=settings.host,
         port=settings.port,
