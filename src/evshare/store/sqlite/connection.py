@@ -98,6 +98,19 @@ def translated_errors() -> Iterator[None]:
 
 
 @contextmanager
+def pragmas(db: sqlite3.Connection, **values: int) -> Iterator[None]:
+    """The given integer PRAGMAs set for the block, then given back what they were."""
+    before = {name: int(db.execute(f"PRAGMA {name}").fetchone()[0]) for name in values}
+    for name, value in values.items():
+        db.execute(f"PRAGMA {name} = {value:d}")
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            db.execute(f"PRAGMA {name} = {value:d}")
+
+
+@contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
     with translated_errors():

@@ -13,7 +13,7 @@ from evshare.model import Charger, Session, epoch
 from evshare.store import sql
 from evshare.store.port import UpsertCounts
 from evshare.store.rows import charger_from_row, charger_row, session_from_row
-from evshare.store.sqlite.connection import FAR_FUTURE, FAR_PAST, translated_errors
+from evshare.store.sqlite.connection import FAR_FUTURE, FAR_PAST, pragmas, translated_errors
 from evshare.store.sqlite.writes import UPSERT_CHARGER, UPSERT_SESSION, session_rows, upsert_rows
 
 _EXPORT_CHARGERS = f"SELECT {sql.CHARGER_LIST} FROM chargers ORDER BY id"
@@ -60,21 +60,13 @@ class SqliteImports:
 
     @asynccontextmanager
     async def importing(self, *, dry_run: bool = False) -> AsyncIterator[SqliteImportSession]:
-        db = self._db
-        (cache,) = db.execute("PRAGMA cache_size").fetchone()
-        (mapped,) = db.execute("PRAGMA mmap_size").fetchone()
         # Rows arrive in file order, not the tables' order, so inserts land all over the
         # b-trees: a page cache that holds them is 2.4x faster on 1M sessions (a bounded cost,
         # given back when the import ends). The memory map that speeds reads up slows a bulk
         # write down (1M sessions: 29.5-31.1 s mapped against 27.1-27.5 s, alternating runs).
-        db.execute(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
-        db.execute("PRAGMA mmap_size = 0")
-        try:
+        with pragmas(self._db, cache_size=-IMPORT_CACHE_KIB, mmap_size=0):
             async with self._transaction(dry_run) as session:
                 yield session
-        finally:
-            db.execute(f"PRAGMA cache_size = {int(cache)}")
-            db.execute(f"PRAGMA mmap_size = {int(mapped)}")
 
     @asynccontextmanager
     async def _transaction(self, dry_run: bool) -> AsyncIterator[SqliteImportSession]:

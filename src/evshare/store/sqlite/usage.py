@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date
 
 from evshare.model import UsageRow
-from evshare.store.sqlite.connection import transaction, translated_errors
+from evshare.store.sqlite.connection import pragmas, transaction, translated_errors
 
 _ADD = """INSERT INTO usage (key_name, day, requests, throttled) VALUES (?, ?, ?, ?)
     ON CONFLICT (key_name, day) DO UPDATE SET
@@ -20,16 +19,6 @@ _ADD = """INSERT INTO usage (key_name, day, requests, throttled) VALUES (?, ?, ?
 _FLUSH_BUSY_MS = 200
 
 
-@contextmanager
-def _busy_timeout(db: sqlite3.Connection, milliseconds: int) -> Iterator[None]:
-    (usual,) = db.execute("PRAGMA busy_timeout").fetchone()
-    db.execute(f"PRAGMA busy_timeout={milliseconds:d}")
-    try:
-        yield
-    finally:
-        db.execute(f"PRAGMA busy_timeout={int(usual):d}")
-
-
 class SqliteUsage:
     _db: sqlite3.Connection
 
@@ -37,7 +26,7 @@ class SqliteUsage:
         if not rows:
             return
         params = [(r.key_name, r.day.isoformat(), r.requests, r.throttled) for r in rows]
-        with _busy_timeout(self._db, _FLUSH_BUSY_MS), transaction(self._db) as db:
+        with pragmas(self._db, busy_timeout=_FLUSH_BUSY_MS), transaction(self._db) as db:
             db.executemany(_ADD, params)
 
     async def usage(
