@@ -9,7 +9,6 @@ flush (api/server.py, WorkerApp). Every stop here must be prompt and every reque
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 from evshare.config import load_settings
 from evshare.store import open_store, schema
 from tests.api.conftest import seed
-from tests.servers import EVSHARE, free_port
+from tests.servers import serve
 
 pytestmark = pytest.mark.slow
 
@@ -56,37 +55,16 @@ def test_ctrl_c_stops_every_worker_promptly_and_keeps_its_counts(tmp_path: Path)
     env["EVSHARE_DATABASE_URL"] = url
     log = tmp_path / "server.log"
     for _ in range(ROUNDS):
-        port = free_port()
-        with log.open("w") as stderr:
-            process = subprocess.Popen(
-                [EVSHARE, "serve", "--port", str(port), "--workers", "2"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                start_new_session=True,
-            )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                assert process.poll() is None, log.read_text()
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(base + "/health", timeout=1).status_code == 200:
-                        break
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+        # serve() stops the server itself only if the Ctrl-C did not.
+        with serve(env, log, "--workers", "2") as server:
             for _ in range(REQUESTS):
                 answer = httpx.get(
-                    base + "/chargers/CH-001", headers={"x-api-key": keys.all}, timeout=10
+                    server.base + "/chargers/CH-001", headers={"x-api-key": keys.all}, timeout=10
                 )
                 assert answer.status_code == 200
-            took = _stop_like_ctrl_c(process)
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        output = log.read_text()
-        assert process.returncode == 0, output
+            took = _stop_like_ctrl_c(server.process)
+            output = server.output()
+        assert server.process.returncode == 0, output
         assert took < PROMPT_STOP_S, output
     # Each worker's last counts reach the database only at its graceful shutdown.
     assert asyncio.run(_requests_counted(url, "all")) == ROUNDS * REQUESTS
