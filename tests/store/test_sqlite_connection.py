@@ -13,10 +13,15 @@ from evshare.store import open_store, schema
 from evshare.store.sqlite.connection import connect
 
 
+def _mapped(db: sqlite3.Connection) -> int:
+    (mapped,) = db.execute("PRAGMA mmap_size").fetchone()
+    return int(mapped)
+
+
 def test_reads_go_through_a_memory_map(tmp_path: Path) -> None:
     db = connect(tmp_path / "a.db")
     try:
-        (mapped,) = db.execute("PRAGMA mmap_size").fetchone()
+        mapped = _mapped(db)
     finally:
         db.close()
     # Clamped to the SQLite build's ceiling, but never off (0).
@@ -45,11 +50,6 @@ def test_a_mapped_reader_sees_every_commit_of_another_connection(tmp_path: Path)
     finally:
         writer.close()
         reader.close()
-
-
-def _mapped(db: sqlite3.Connection) -> int:
-    (mapped,) = db.execute("PRAGMA mmap_size").fetchone()
-    return int(mapped)
 
 
 @pytest.mark.anyio
